@@ -1,0 +1,106 @@
+/**
+ * The backend interface: the only thing a kernel implementation has to provide.
+ *
+ * Core (tensor/, ops/) resolves shapes, broadcasting, dtypes and autograd once; a kernel receives
+ * resolved views: storage, shape, strides and offset. Outputs are allocated by core and passed in.
+ * Broadcast inputs arrive already expanded to the output shape (stride 0 on broadcast dims), so
+ * an elementwise kernel never reasons about broadcasting.
+ *
+ * The set is small on purpose (tinygrad's lesson): elementwise maps, one reduction entry, strided
+ * copy, batched matmul, row gather/scatter-add, and the fused ops that are worth a kernel of their
+ * own (softmax, layer norm, cross-entropy). Everything else is composed in ops/.
+ */
+import type { DType, TypedArray } from '../dtype.js';
+
+/** A strided window onto storage. `data[offset + Σ i_k·strides[k]]` is element (i_0, i_1, …). */
+export interface View {
+  readonly data: TypedArray;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export const UNARY_OPS = [
+  'neg', 'abs', 'sign', 'square', 'reciprocal', 'exp', 'log', 'sqrt', 'rsqrt',
+  'tanh', 'sigmoid', 'relu', 'gelu', 'geluTanh', 'sin', 'cos', 'erf', 'floor', 'ceil', 'round',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/**
+ * Binary maps. Besides arithmetic and comparisons, the derivative products of the activations
+ * live here, so a backward pass is one kernel rather than a chain: `reluBackward(x, g)` is
+ * g·[x>0], `geluBackward(x, g)` is g·gelu'(x), `sigmoidBackward(y, g)` is g·y(1−y) and
+ * `tanhBackward(y, g)` is g·(1−y²), with y the forward output.
+ */
+export const BINARY_OPS = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2',
+  'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logicalAnd', 'logicalOr',
+  'reluBackward', 'geluBackward', 'geluTanhBackward', 'sigmoidBackward', 'tanhBackward',
+] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
+
+export interface Backend {
+  readonly name: string;
+
+  /** out = op(x), elementwise; x has out's shape; dtypes may differ (the kernel casts on store). */
+  unary(op: UnaryOp, x: View, out: View): void;
+  /** out = op(a, b), elementwise; a and b have out's shape (broadcast already expanded). */
+  binary(op: BinaryOp, a: View, b: View, out: View): void;
+  /** out = cond ? a : b, elementwise; all four have the same shape. */
+  where(cond: View, a: View, b: View, out: View): void;
+  /** dst = src with dtype conversion (float → int truncates toward zero); same shape. */
+  copy(src: View, dst: View): void;
+
+  /**
+   * Reduces `x` over `axes` into `out`, a contiguous tensor of x's shape with the reduced axes
+   * removed (keepdim is a view taken by core). Sums accumulate in float64. arg* write indices.
+   */
+  reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void;
+
+  /**
+   * Batched matrix product: out[..., m, n] = Σ_k a[..., m, k] · b[..., k, n].
+   * a is [...batch, M, K], b is [...batch, K, N] with any strides (a transpose is just strides),
+   * batch dims already broadcast to out's; out is contiguous [...batch, M, N].
+   */
+  matmul(a: View, b: View, out: View): void;
+
+  /** out[i, :] = table[index[i], :]; table is contiguous [R, E]; index is flat integer [N]. */
+  indexSelect(table: View, index: View, out: View): void;
+  /** dst[index[i], :] += src[i, :]; dst is contiguous [R, E], src contiguous [N, E]. */
+  indexAdd(dst: View, index: View, src: View): void;
+
+  /** Softmax (or log-softmax) of contiguous x along `dim` into contiguous out. */
+  softmax(x: View, dim: number, log: boolean, out: View): void;
+  /**
+   * Gradient of softmax given its output y and upstream gy along `dim`, into gx:
+   * softmax: gx = y·(gy − Σ gy·y); log-softmax: gx = gy − exp(y)·Σ gy.
+   */
+  softmaxBackward(y: View, gy: View, dim: number, log: boolean, gx: View): void;
+
+  /**
+   * Layer norm over the last dim of contiguous x [N, D] (biased variance):
+   * out = (x − mean)·rstd·weight + bias; saves mean [N] and rstd [N] = 1/√(var + eps).
+   * weight and bias are [D] or null.
+   */
+  layerNorm(x: View, weight: View | null, bias: View | null, eps: number, out: View, mean: View, rstd: View): void;
+  /** Gradients of layerNorm: gx [N, D]; gWeight and gBias [D] (written, not accumulated) or null. */
+  layerNormBackward(
+    gy: View, x: View, weight: View | null, mean: View, rstd: View,
+    gx: View, gWeight: View | null, gBias: View | null,
+  ): void;
+
+  /**
+   * Cross-entropy per row of contiguous logits [N, C] against integer target [N]:
+   * loss[i] = (1−ε)·(lse_i − x[i, t_i]) + ε·(lse_i − mean_c x[i, c]), and 0 where t_i is
+   * ignoreIndex. Writes lse [N] (log-sum-exp, saved for backward). A target outside [0, C)
+   * other than ignoreIndex is reported by returning its row; −1 means all targets were valid.
+   */
+  crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number, loss: View, lse: View): number;
+  /** gx[i, c] = gLoss[i]·(softmax(x)[i, c] − (1−ε)·[c = t_i] − ε/C); rows with ignoreIndex get 0. */
+  crossEntropyBackward(
+    logits: View, target: View, lse: View, gLoss: View, ignoreIndex: number, labelSmoothing: number, gx: View,
+  ): void;
+}

@@ -1,0 +1,46 @@
+/**
+ * Typed errors, one class per family, so callers can catch precisely.
+ *
+ * Every message names the op, the argument and the offending shapes or values, e.g.
+ * `matmul: inner dimensions differ: a is [2,3], b is [4,5]`.
+ */
+
+/** Base class of every error qkv throws on purpose. */
+export class QkvError extends Error {
+  override name = 'QkvError';
+}
+
+/** Shapes that do not fit: broadcasting, matmul, view, cat, reshape, bad dims. */
+export class ShapeError extends QkvError {
+  override name = 'ShapeError';
+}
+
+/** A dtype an op cannot take (e.g. float targets for cross-entropy). */
+export class DTypeError extends QkvError {
+  override name = 'DTypeError';
+}
+
+/** A bad argument value that is not a shape problem (negative probability, bad index). */
+export class ArgumentError extends QkvError {
+  override name = 'ArgumentError';
+}
+
+/** Misuse of autograd: backward twice, non-scalar backward, in-place on a saved tensor. */
+export class AutogradError extends QkvError {
+  override name = 'AutogradError';
+}
+
+/** A malformed or unsupported safetensors file; names the tensor, the field and the byte offset. */
+export class SafetensorsError extends QkvError {
+  override name = 'SafetensorsError';
+}
+
+/** A state dict that does not fit a module: missing, unexpected or wrong-shape keys. */
+export class StateDictError extends QkvError {
+  override name = 'StateDictError';
+}
+
+/** Formats a shape the way error messages print it: `[2,3]`. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}

@@ -1,0 +1,26 @@
+/**
+ * qkv — a TypeScript transformer workbench.
+ *
+ * `import { tensor, randn, noGrad, F } from 'qkv'`
+ */
+export { Tensor } from './tensor/tensor.js';
+export type { NestedArray } from './tensor/tensor.js';
+export {
+  tensor, zeros, ones, full, empty, zerosLike, onesLike, fullLike, arange, linspace, eye,
+  randn, rand, randint, randnLike, randLike,
+} from './tensor/creation.js';
+export type { TensorOptions, RandomOptions } from './tensor/creation.js';
+export { manualSeed, getRngState, setRngState, Generator, defaultGenerator } from './tensor/random.js';
+export type { RngState } from './tensor/random.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
+export { gradcheck } from './autograd/gradcheck.js';
+export type { DType } from './dtype.js';
+export {
+  QkvError, ShapeError, DTypeError, ArgumentError, AutogradError, SafetensorsError, StateDictError,
+} from './errors.js';
+export { cat, stack } from './ops/shape.js';
+export { where } from './ops/elementwise.js';
+export { matmul, bmm } from './ops/matmul.js';
+export { backend, setBackend, availableBackends } from './backend/index.js';
+export * as F from './nn/functional.js';
+export * as io from './io/index.js';
