@@ -162,33 +162,38 @@ function derivative(op: BinaryOp, at: Tensor, g: Tensor): Tensor {
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
-/** Gradient rules of the unary maps, given input x, output y and upstream g. */
-const UNARY_GRAD: Partial<Record<UnaryOp, (x: Tensor, y: Tensor, g: Tensor) => Tensor>> = {
-  neg: (_x, _y, g) => g.neg(),
-  abs: (x, _y, g) => g.mul(x.sign()),
-  square: (x, _y, g) => g.mul(x).mul(2),
-  reciprocal: (_x, y, g) => g.mul(y).mul(y).neg(),
-  exp: (_x, y, g) => g.mul(y),
-  log: (x, _y, g) => g.div(x),
-  sqrt: (_x, y, g) => g.div(y.mul(2)),
-  rsqrt: (_x, y, g) => g.mul(y.mul(y).mul(y)).mul(-0.5),
-  tanh: (_x, y, g) => derivative('tanhBackward', y, g),
-  sigmoid: (_x, y, g) => derivative('sigmoidBackward', y, g),
-  relu: (x, _y, g) => derivative('reluBackward', x, g),
-  gelu: (x, _y, g) => derivative('geluBackward', x, g),
-  geluTanh: (x, _y, g) => derivative('geluTanhBackward', x, g),
-  sin: (x, _y, g) => g.mul(x.cos()),
-  cos: (x, _y, g) => g.mul(x.sin()).neg(),
-  erf: (x, _y, g) => g.mul(x.mul(x).neg().exp()).mul(TWO_OVER_SQRT_PI),
+/**
+ * Gradient rules of the unary maps, given input x, output y and upstream g, and which of x and y
+ * each rule reads (only those are saved, so modifying the other in place stays legal).
+ */
+type UnaryRule = { reads: 'x' | 'y' | 'none'; rule: (x: Tensor, y: Tensor, g: Tensor) => Tensor };
+const UNARY_GRAD: Partial<Record<UnaryOp, UnaryRule>> = {
+  neg: { reads: 'none', rule: (_x, _y, g) => g.neg() },
+  abs: { reads: 'x', rule: (x, _y, g) => g.mul(x.sign()) },
+  square: { reads: 'x', rule: (x, _y, g) => g.mul(x).mul(2) },
+  reciprocal: { reads: 'y', rule: (_x, y, g) => g.mul(y).mul(y).neg() },
+  exp: { reads: 'y', rule: (_x, y, g) => g.mul(y) },
+  log: { reads: 'x', rule: (x, _y, g) => g.div(x) },
+  sqrt: { reads: 'y', rule: (_x, y, g) => g.div(y.mul(2)) },
+  rsqrt: { reads: 'y', rule: (_x, y, g) => g.mul(y.mul(y).mul(y)).mul(-0.5) },
+  tanh: { reads: 'y', rule: (_x, y, g) => derivative('tanhBackward', y, g) },
+  sigmoid: { reads: 'y', rule: (_x, y, g) => derivative('sigmoidBackward', y, g) },
+  relu: { reads: 'y', rule: (_x, y, g) => derivative('reluBackward', y, g) },
+  gelu: { reads: 'x', rule: (x, _y, g) => derivative('geluBackward', x, g) },
+  geluTanh: { reads: 'x', rule: (x, _y, g) => derivative('geluTanhBackward', x, g) },
+  sin: { reads: 'x', rule: (x, _y, g) => g.mul(x.cos()) },
+  cos: { reads: 'x', rule: (x, _y, g) => g.mul(x.sin()).neg() },
+  erf: { reads: 'x', rule: (x, _y, g) => g.mul(x.mul(x).neg().exp()).mul(TWO_OVER_SQRT_PI) },
 };
 // sign, floor, ceil, round have zero gradient almost everywhere.
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const out = unaryRaw(op, x);
   if (!needsGrad(x)) return out;
-  const rule = UNARY_GRAD[op];
+  const r = UNARY_GRAD[op];
   const name = `${op[0].toUpperCase()}${op.slice(1)}Backward`;
-  return attach(out, name, [x], (g) => [rule ? rule(x, out, g) : Tensor.zeros(x.shape, g.dtype)], [x, out]);
+  const saved = r?.reads === 'x' ? [x] : r?.reads === 'y' ? [out] : [];
+  return attach(out, name, [x], (g) => [r ? r.rule(x, out, g) : Tensor.zeros(x.shape, g.dtype)], saved);
 }
 
 // ---------------------------------------------------------------------------------------------
