@@ -1,0 +1,37 @@
+/** The package as a user gets it: `import … from 'qkv'` through the exports map, and the bin. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { VERSION } from '../../src/version.js';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+test('package.json names the package, its exports and the qkv bin; versions agree', () => {
+  assert.equal(pkg.name, 'qkv');
+  assert.equal(pkg.type, 'module');
+  assert.ok(pkg.exports['.']);
+  assert.equal(pkg.bin.qkv, './bin/qkv.js');
+  assert.equal(pkg.version, VERSION);
+});
+
+test("import from 'qkv' resolves through the exports map to the compiled build", () => {
+  const script = `
+    const q = await import('qkv');
+    const names = ['tensor','zeros','ones','randn','rand','randint','arange','manualSeed','noGrad','Tensor','F'];
+    const missing = names.filter((n) => !(n in q));
+    if (missing.length) throw new Error('missing exports: ' + missing);
+    const y = q.F.softmax(q.tensor([1, 2, 3]), -1).sum().item();
+    console.log(Math.abs(y - 1) < 1e-6 ? 'ok' : 'bad ' + y);`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  assert.equal(out.trim(), 'ok');
+});
+
+test('the qkv bin prints its version and usage', () => {
+  const bin = path.join(root, 'bin', 'qkv.js');
+  assert.equal(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim(), VERSION);
+  assert.match(execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }), /Usage: qkv <command>/);
+});
