@@ -9,8 +9,10 @@ suite (test/ops/parity.test.ts) runs the same function in qkv on the same inputs
 The case list here and the one in the test must match name for name; the test checks that.
 """
 import json
+import math
 import os
 import sys
+import zlib
 
 import torch
 import torch.nn.functional as F
@@ -245,8 +247,257 @@ def qkv_layout_fixture():
     )
 
 
+
+# ---------------------------------------------------------------------------------------------
+# nn modules: the PyTorch module's state_dict, inputs, outputs, and gradients w.r.t. inputs and
+# parameters. Modules run in eval mode (no dropout) so the comparison is deterministic.
+
+E, H = 8, 2
+
+
+def mha_case(kwargs, q_shape, kv_shape=None, fwd=None, masks=None):
+    """A MultiheadAttention case; masks(g) returns extra (bool/float) inputs, fwd uses them."""
+    def build(g):
+        return torch.nn.MultiheadAttention(E, H, **kwargs)
+
+    def inputs(g):
+        q = torch.randn(q_shape, generator=g)
+        kv = kv_shape or q_shape
+        k = torch.randn(kv, generator=g)
+        v = torch.randn(kv[:-1] + ((kwargs.get("vdim", E),)), generator=g)
+        if "kdim" in kwargs:
+            k = torch.randn(kv[:-1] + (kwargs["kdim"],), generator=g)
+        return [q, k, v] + (masks(g) if masks else [])
+
+    return build, inputs, fwd
+
+
+def rand_kpm(b, s):
+    def make(g):
+        m = torch.rand(b, s, generator=g) < 0.3
+        m[:, 0] = False  # never a fully masked row
+        return m
+    return make
+
+
+NN_CASES = {
+    "linear": (lambda g: torch.nn.Linear(5, 3), lambda g: [torch.randn(2, 4, 5, generator=g)], None),
+    "linear_nobias": (lambda g: torch.nn.Linear(5, 3, bias=False), lambda g: [torch.randn(4, 5, generator=g)], None),
+    "embedding_padding": (
+        lambda g: torch.nn.Embedding(10, 4, padding_idx=1),
+        lambda g: [torch.tensor([[1, 2, 3, 1, 9, 0], [4, 4, 1, 5, 6, 7]])],
+        None,
+    ),
+    "layernorm": (lambda g: torch.nn.LayerNorm(6), lambda g: [torch.randn(3, 2, 6, generator=g)], None),
+    "layernorm_noaffine_2d": (
+        lambda g: torch.nn.LayerNorm([2, 3], elementwise_affine=False, eps=1e-3),
+        lambda g: [torch.randn(4, 2, 3, generator=g)],
+        None,
+    ),
+    "sequential_activations": (
+        lambda g: torch.nn.Sequential(
+            torch.nn.Linear(4, 6), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(6, 6), torch.nn.Tanh(),
+            torch.nn.Linear(6, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 5), torch.nn.GELU(), torch.nn.Linear(5, 3),
+            torch.nn.ReLU(), torch.nn.Identity(), torch.nn.Softmax(-1),
+        ),
+        lambda g: [torch.randn(7, 4, generator=g)],
+        None,
+    ),
+    "mha_self_weights": mha_case({}, (4, 3, E), fwd=lambda m, q, k, v: m(q, k, v)),
+    "mha_cross_batch_first_kpm_per_head": mha_case(
+        {"batch_first": True}, (3, 4, E), (3, 5, E),
+        fwd=lambda m, q, k, v, kpm: m(q, k, v, key_padding_mask=kpm, average_attn_weights=False),
+        masks=lambda g: [rand_kpm(3, 5)(g)],
+    ),
+    "mha_bool_causal_no_weights": mha_case(
+        {}, (4, 3, E), fwd=lambda m, q, k, v: m(q, k, v, attn_mask=t_mask(4, 4), need_weights=False)
+    ),
+    "mha_float_mask_and_kpm": mha_case(
+        {"batch_first": True}, (3, 4, E), (3, 5, E),
+        fwd=lambda m, q, k, v, am, kpm: m(q, k, v, attn_mask=am, key_padding_mask=kpm),
+        masks=lambda g: [torch.randn(4, 5, generator=g), rand_kpm(3, 5)(g)],
+    ),
+    "mha_3d_bool_mask": mha_case(
+        {"batch_first": True}, (3, 4, E), (3, 5, E),
+        fwd=lambda m, q, k, v, am: m(q, k, v, attn_mask=am),
+        masks=lambda g: [torch.cat([torch.zeros(3 * H, 4, 1, dtype=torch.bool), torch.rand(3 * H, 4, 4, generator=g) < 0.4], -1)],
+    ),
+    "mha_kdim_vdim_nobias": mha_case(
+        {"kdim": 6, "vdim": 7, "bias": False, "batch_first": True}, (2, 4, E), (2, 5, E),
+        fwd=lambda m, q, k, v: m(q, k, v),
+    ),
+    "mha_unbatched": mha_case({}, (4, E), fwd=lambda m, q, k, v: m(q, k, v)),
+    "mha_float_kpm": mha_case(
+        {"batch_first": True}, (2, 3, E),
+        fwd=lambda m, q, k, v, kpm: m(q, k, v, key_padding_mask=kpm),
+        masks=lambda g: [torch.randn(2, 3, generator=g)],
+    ),
+    "tel_post_d2": (lambda g: torch.nn.TransformerEncoderLayer(2, 2), lambda g: [torch.randn(5, 3, 2, generator=g)], None),
+    "tel_pre_d2": (
+        lambda g: torch.nn.TransformerEncoderLayer(2, 2, norm_first=True),
+        lambda g: [torch.randn(5, 3, 2, generator=g)],
+        None,
+    ),
+    "tel_post_d64_masks": (
+        lambda g: torch.nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, batch_first=True),
+        lambda g: [torch.randn(2, 6, 64, generator=g), t_mask(6, 6), rand_kpm(2, 6)(g)],
+        lambda m, x, sm, kpm: m(x, src_mask=sm, src_key_padding_mask=kpm),
+    ),
+    "tel_pre_d64_gelu": (
+        lambda g: torch.nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, activation="gelu", batch_first=True, norm_first=True),
+        lambda g: [torch.randn(2, 6, 64, generator=g)],
+        None,
+    ),
+    "encoder_stack_norm": (
+        lambda g: torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True, norm_first=True), 2,
+            norm=torch.nn.LayerNorm(16),
+        ),
+        lambda g: [torch.randn(2, 5, 16, generator=g)],
+        None,
+    ),
+    "cross_entropy_loss_module": (
+        lambda g: torch.nn.CrossEntropyLoss(ignore_index=2, label_smoothing=0.05),
+        lambda g: [torch.randn(6, 5, generator=g), torch.tensor([0, 2, 4, 1, 2, 3])],
+        None,
+    ),
+    "mse_loss_module_sum": (
+        lambda g: torch.nn.MSELoss(reduction="sum"),
+        lambda g: [torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)],
+        None,
+    ),
+}
+
+
+def nn_fixture():
+    g = torch.Generator().manual_seed(4321)
+    tensors, cases = {}, []
+    for name, (build, make_inputs, fwd) in NN_CASES.items():
+        torch.manual_seed(zlib.crc32(name.encode()))
+        module = build(g).eval()
+        inputs = make_inputs(g)
+        for x in inputs:
+            if x.is_floating_point():  # float masks too: they are added, so they have gradients
+                x.requires_grad_(True)
+        out = fwd(module, *inputs) if fwd else module(*inputs)
+        outs = [o for o in (out if isinstance(out, tuple) else (out,))]
+        rec = {f"{name}.state.{k}": v for k, v in module.state_dict().items()}
+        rec.update({f"{name}.in{i}": x.detach() for i, x in enumerate(inputs)})
+        total = 0
+        present = []
+        for i, o in enumerate(outs):
+            if o is None:
+                continue
+            present.append(i)
+            rec[f"{name}.out{i}"] = o.detach()
+            gy = torch.randn(o.shape, generator=g)
+            rec[f"{name}.gy{i}"] = gy
+            total = total + (o * gy).sum()
+        total.backward()
+        grads_in = [i for i, x in enumerate(inputs) if x.requires_grad]
+        for i in grads_in:
+            rec[f"{name}.grad.in{i}"] = inputs[i].grad
+        for k, p in module.named_parameters():
+            rec[f"{name}.grad.state.{k}"] = p.grad if p.grad is not None else torch.zeros_like(p)
+        tensors.update(rec)
+        cases.append({"name": name, "inputs": len(inputs), "outputs": present, "grad_inputs": grads_in})
+    safetensors_io.save(os.path.join(OUT, "nn.safetensors"), tensors, {"cases": json.dumps(cases), "torch": torch.__version__})
+    return len(cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers: 10-step trajectories of a small model on a fixed batch.
+
+def cosine_warmup_factor(step, warmup, total, min_ratio):
+    """nanoGPT's get_lr as a factor of the base lr (the same formula as qkv's CosineWarmupLR)."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    if step > total:
+        return min_ratio
+    ratio = (step - warmup) / max(total - warmup, 1)
+    return min_ratio + 0.5 * (1 + math.cos(math.pi * ratio)) * (1 - min_ratio)
+
+
+OPTIM_CASES = {
+    "sgd_momentum": lambda ps: (torch.optim.SGD(ps, lr=0.1, momentum=0.9), None, None),
+    "sgd_nesterov_wd": lambda ps: (torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2), None, None),
+    "sgd_dampening_maximize": lambda ps: (torch.optim.SGD(ps, lr=0.1, momentum=0.5, dampening=0.3, maximize=True), None, None),
+    "adam": lambda ps: (torch.optim.Adam(ps, lr=1e-2), None, None),
+    "adam_wd_amsgrad": lambda ps: (torch.optim.Adam(ps, lr=1e-2, weight_decay=0.1, amsgrad=True), None, None),
+    "adamw": lambda ps: (torch.optim.AdamW(ps, lr=1e-2), None, None),
+    "adamw_cosine_clip": lambda ps: (
+        torch.optim.AdamW(ps, lr=2e-2, weight_decay=0.1, betas=(0.9, 0.95)),
+        lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_warmup_factor(s, 3, 8, 0.1)),
+        0.5,
+    ),
+    "adam_param_groups": lambda ps: (
+        torch.optim.Adam([{"params": ps[:2], "lr": 3e-2}, {"params": ps[2:], "weight_decay": 0.05}], lr=1e-2),
+        None,
+        None,
+    ),
+}
+
+
+def optim_fixture():
+    g = torch.Generator().manual_seed(99)
+    torch.manual_seed(99)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(16, 4, generator=g)
+    y = torch.randint(0, 3, (16,), generator=g)
+    tensors = {f"init.{k}": v for k, v in init.items()}
+    tensors["x"], tensors["y"] = x, y
+    for name, make in OPTIM_CASES.items():
+        model.load_state_dict(init)
+        opt, sched, clip = make(list(model.parameters()))
+        sched = sched(opt) if sched else None
+        losses, lrs, norms = [], [], []
+        for _ in range(10):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            if clip:
+                norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip)))
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            if sched:
+                sched.step()
+            losses.append(loss.item())
+        tensors[f"{name}.losses"] = torch.tensor(losses)
+        tensors[f"{name}.lrs"] = torch.tensor(lrs, dtype=torch.float64)
+        if norms:
+            tensors[f"{name}.norms"] = torch.tensor(norms)
+        for k, v in model.state_dict().items():
+            tensors[f"{name}.final.{k}"] = v.clone()
+        if name.startswith("adam"):
+            st = opt.state_dict()["state"]
+            tensors[f"{name}.exp_avg_sq.0"] = st[0]["exp_avg_sq"]
+    safetensors_io.save(os.path.join(OUT, "optim.safetensors"), tensors, {"cases": json.dumps(list(OPTIM_CASES)), "torch": torch.__version__})
+
+
+def check_qkv_file(path):
+    """Loads a state dict written by qkv into the PyTorch module it names (strict=True) and checks
+    that PyTorch reproduces qkv's output on qkv's input. Used by test/nn/torch-roundtrip.test.ts."""
+    tensors, meta = safetensors_io.load(path)
+    module = getattr(torch.nn, meta["module"])(*json.loads(meta["args"]), **json.loads(meta["kwargs"])).eval()
+    x, expected = tensors.pop("__input__"), tensors.pop("__output__")
+    module.load_state_dict(tensors, strict=True)
+    with torch.no_grad():
+        out = module(x)
+    err = (out - expected).abs().max().item()
+    if not torch.allclose(out, expected, rtol=1e-5, atol=1e-5):
+        print(f"MISMATCH max abs error {err}")
+        sys.exit(1)
+    print(f"OK {meta['module']} loaded strict, max abs error {err:.3g}")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--check-qkv":
+        check_qkv_file(sys.argv[2])
+        sys.exit(0)
     os.makedirs(OUT, exist_ok=True)
     n = ops_fixture()
     qkv_layout_fixture()
-    print(f"wrote {n} op cases and the QKV layout fixture to {os.path.normpath(OUT)} (torch {torch.__version__})")
+    m = nn_fixture()
+    optim_fixture()
+    print(f"wrote {n} op cases, {m} nn cases, the optimizer trajectories and the QKV layout fixture to {os.path.normpath(OUT)} (torch {torch.__version__})")

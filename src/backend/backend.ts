@@ -42,6 +42,20 @@ export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
+/** Hyperparameters of one Adam / AdamW step (see Backend.adamStep). */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decay the parameter directly (p ← p·(1 − lr·wd)) instead of adding wd·p to the gradient. */
+  decoupled: boolean;
+  /** The step number t ≥ 1, for the bias corrections 1 − βᵗ. */
+  step: number;
+  maximize: boolean;
+}
+
 export interface Backend {
   readonly name: string;
 
@@ -103,4 +117,13 @@ export interface Backend {
   crossEntropyBackward(
     logits: View, target: View, lse: View, gLoss: View, ignoreIndex: number, labelSmoothing: number, gx: View,
   ): void;
+
+  /**
+   * One Adam/AdamW update in place over contiguous, equal-length param, grad, exp_avg (m) and
+   * exp_avg_sq (v), plus max_exp_avg_sq for AMSGrad (else null), as torch.optim.Adam(W):
+   *   g ← ±grad (+ wd·p unless decoupled);  p ← p·(1 − lr·wd) if decoupled
+   *   m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  v̂ = max(vmax, v) with AMSGrad
+   *   p ← p − lr/(1−β₁ᵗ) · m / (√v̂/√(1−β₂ᵗ) + eps)
+   */
+  adamStep(param: View, grad: View, expAvg: View, expAvgSq: View, maxExpAvgSq: View | null, hp: AdamHyper): void;
 }

@@ -26,3 +26,5 @@ export function sigmoid(x: Tensor): Tensor {
 export function tanh(x: Tensor): Tensor {
   return x.tanh();
 }
+export { scaledDotProductAttention } from '../ops/attention.js';
+export type { SdpaOptions } from '../ops/attention.js';

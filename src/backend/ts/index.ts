@@ -6,6 +6,7 @@ import type { Backend } from '../backend.js';
 import { binary, copy, unary, where } from './elementwise.js';
 import { reduce } from './reduce.js';
 import { matmul } from './matmul.js';
+import { adamStep } from './optim.js';
 import {
   crossEntropy, crossEntropyBackward, indexAdd, indexSelect, layerNorm, layerNormBackward, softmax, softmaxBackward,
 } from './fused.js';
@@ -26,4 +27,5 @@ export const tsBackend: Backend = {
   layerNormBackward,
   crossEntropy,
   crossEntropyBackward,
+  adamStep,
 };

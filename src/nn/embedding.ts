@@ -1,0 +1,52 @@
+/** Embedding: a lookup table of vectors. */
+import { ArgumentError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { DType } from '../dtype.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { embedding } from '../ops/embedding.js';
+import { Module } from './module.js';
+import { Parameter } from './parameter.js';
+import * as init from './init.js';
+
+export interface EmbeddingOptions {
+  /** This row is initialised to zero and receives no gradient (e.g. a PAD token). */
+  paddingIdx?: number | null;
+  dtype?: DType;
+}
+
+/**
+ * Args: numEmbeddings (V), embeddingDim (E); `paddingIdx`.
+ * Parameters: weight (V, E) ~ N(0, 1), the paddingIdx row zero.
+ * Shape: integer (*) → (*, E)
+ */
+export class Embedding extends Module {
+  declare weight: Parameter;
+  readonly paddingIdx: number | null;
+
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: EmbeddingOptions = {}) {
+    super();
+    let pad = opts.paddingIdx ?? null;
+    if (pad !== null) {
+      if (pad >= numEmbeddings || pad < -numEmbeddings) {
+        throw new ArgumentError(`Embedding: paddingIdx ${pad} must be within num_embeddings (${numEmbeddings})`);
+      }
+      if (pad < 0) pad += numEmbeddings;
+    }
+    this.paddingIdx = pad;
+    this.registerParameter('weight', new Parameter(Tensor.empty([numEmbeddings, embeddingDim], opts.dtype ?? 'float32')));
+    this.resetParameters();
+  }
+
+  override resetParameters(): void {
+    init.normal_(this.weight);
+    if (this.paddingIdx !== null) noGrad(() => this.weight.select(0, this.paddingIdx!).zero_());
+  }
+
+  override forward(idx: Tensor): Tensor {
+    return embedding(idx, this.weight, this.paddingIdx);
+  }
+
+  override extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, padding_idx=${this.paddingIdx}` : ''}`;
+  }
+}
