@@ -1,27 +1,53 @@
 /**
  * safetensors files: read tensor by tensor (never the whole file into one buffer), and write
- * atomically (a temporary file in the same folder, fsync, then rename), so an interrupted save
- * leaves the previous file intact.
+ * atomically (a temporary file in the same folder, fsync, rename, fsync of the folder), so an
+ * interrupted save leaves the previous file intact.
+ *
+ * Temporary files are named `.<file name>.<pid>-<random>.tmp`, beside the target. A save that
+ * fails with an exception removes its temporary file; a process killed mid-save (SIGKILL, power
+ * loss) leaves it behind. Such leftovers are never read by loadFile and are not removed
+ * automatically (another process might still be writing one); delete them by hand when no save
+ * is running.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { SafetensorsError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  decodeTensor, encodeTensor, parseHeader, planSave, readHeaderLength, type LoadOptions, type LoadResult,
+  attachTies, checkTensorSize, decodeTensor, encodeTensor, parseHeader, planSave, readHeaderLength, type LoadOptions,
+  type LoadResult, type SaveOptions,
 } from './safetensors.js';
+
+/** Largest single read or write handed to the OS (Linux moves at most ~2 GiB per call). */
+const IO_CHUNK = 1 << 30;
 
 function readExactly(fd: number, length: number, position: number, file: string): Uint8Array {
   const buf = new Uint8Array(length);
   let got = 0;
   while (got < length) {
-    const n = fs.readSync(fd, buf, got, length - got, position + got);
-    if (n === 0) throw new SafetensorsError(`safetensors: ${file}: unexpected end of file at offset ${position + got}`);
+    const n = fs.readSync(fd, buf, got, Math.min(length - got, IO_CHUNK), position + got);
+    if (n === 0) throw new SafetensorsError(`safetensors: ${file}: unexpected end of file at offset ${position + got} (the file shrank while being read)`);
     got += n;
   }
   return buf;
 }
 
+/** Writes all of `bytes` at the fd's current position, looping over partial writes. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = fs.writeSync(fd, bytes, done, Math.min(bytes.length - done, IO_CHUNK));
+    if (!(n > 0)) throw new SafetensorsError(`safetensors: write made no progress after ${done} of ${bytes.length} bytes`);
+    done += n;
+  }
+}
+
+/**
+ * Loads a safetensors file, checking it as `load` does, reading the header and then one tensor
+ * at a time. SafetensorsError messages end with ` [path]`; a missing or unreadable file throws
+ * the usual Node fs error.
+ */
 export function loadFile(file: string, opts: LoadOptions = {}): LoadResult {
   const fd = fs.openSync(file, 'r');
   try {
@@ -30,8 +56,12 @@ export function loadFile(file: string, opts: LoadOptions = {}): LoadResult {
     const header = parseHeader(readExactly(fd, n, 8, file), size - 8 - n);
     const tensors: Record<string, Tensor> = {};
     for (const e of header.entries) {
-      tensors[e.name] = decodeTensor(e, readExactly(fd, e.end - e.begin, header.dataStart + e.begin, file), opts);
+      checkTensorSize(e, opts); // before allocating the read buffer
+      const from = header.dataStart + e.begin;
+      const t = decodeTensor(e, readExactly(fd, e.end - e.begin, from, file), opts, from);
+      Object.defineProperty(tensors, e.name, { value: t, enumerable: true, writable: true, configurable: true });
     }
+    attachTies(tensors, header.ties);
     return { tensors, metadata: header.metadata };
   } catch (err) {
     if (err instanceof SafetensorsError) err.message = `${err.message} [${file}]`;
@@ -41,30 +71,45 @@ export function loadFile(file: string, opts: LoadOptions = {}): LoadResult {
   }
 }
 
-/** Writes `data` (or, chunk by chunk, what `write` produces) to `file` atomically. */
+/**
+ * Writes `file` atomically: `write(fd)` fills a new temporary file in the same folder, which is
+ * fsynced and renamed over `file`; the folder is fsynced too (where the OS allows), so the rename
+ * survives a crash. If `write` throws, the temporary file is removed and `file` is untouched.
+ */
 export function writeFileAtomic(file: string, write: (fd: number) => void): void {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx');
+  let open = true;
   try {
     write(fd);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
+    open = false;
     fs.renameSync(tmp, file);
   } catch (err) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
-    try { fs.unlinkSync(tmp); } catch { /* never created */ }
+    if (open) try { fs.closeSync(fd); } catch { /* already closed */ }
+    try { fs.unlinkSync(tmp); } catch { /* renamed or never created */ }
     throw err;
   }
+  try {
+    const dfd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+  } catch { /* folders cannot be fsynced on every platform (Windows); the rename itself is done */ }
 }
 
-export function saveFile(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): void {
-  const plan = planSave(tensors, metadata);
+/**
+ * Saves tensors to `file` atomically (see writeFileAtomic), one tensor at a time. Checks, ties
+ * and layout are those of `planSave`; if a check fails (before or during the write), `file` is
+ * left as it was and the temporary file is removed.
+ */
+export function saveFile(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): void {
+  const plan = planSave(tensors, metadata, opts);
   writeFileAtomic(file, (fd) => {
     const len = new Uint8Array(8);
     new DataView(len.buffer).setBigUint64(0, BigInt(plan.header.length), true);
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, plan.header);
-    for (const it of plan.items) fs.writeSync(fd, encodeTensor(it.tensor));
+    writeAll(fd, len);
+    writeAll(fd, plan.header);
+    for (const it of plan.items) writeAll(fd, encodeTensor(it.tensor, it.name));
   });
 }

@@ -1,4 +1,15 @@
-/** io: safetensors in memory (`load`, `save`) and on disk (`loadFile`, `saveFile`). */
-export { load, save, MAX_HEADER_BYTES } from './safetensors.js';
-export type { LoadOptions, LoadResult, FileDType } from './safetensors.js';
+/**
+ * io: safetensors in memory (`load`, `save`) and on disk (`loadFile`, `saveFile`).
+ *
+ *   load(bytes, { castFloats? })                 → { tensors, metadata }
+ *   save(tensors, metadata?, { ties? })          → Uint8Array
+ *   loadFile(path, { castFloats? })              → { tensors, metadata }   (tensor by tensor)
+ *   saveFile(path, tensors, metadata?, { ties? })                           (atomic)
+ *
+ * Ties: `{ ties: { 'lm_head.weight': 'transformer.wte.weight' } }` writes the target once and
+ * records `__metadata__["qkv.ties"] = '{"lm_head.weight":"transformer.wte.weight"}'`; loading
+ * returns the alias sharing storage with the target. Every malformed input is a SafetensorsError.
+ */
+export { load, save, MAX_HEADER_BYTES, MAX_TENSOR_BYTES, TIES_METADATA_KEY } from './safetensors.js';
+export type { LoadOptions, LoadResult, SaveOptions, FileDType } from './safetensors.js';
 export { loadFile, saveFile, writeFileAtomic } from './files.js';
