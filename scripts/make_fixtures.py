@@ -475,6 +475,118 @@ def optim_fixture():
     safetensors_io.save(os.path.join(OUT, "optim.safetensors"), tensors, {"cases": json.dumps(list(OPTIM_CASES)), "torch": torch.__version__})
 
 
+# ---------------------------------------------------------------------------------------------
+# GPT: a nanoGPT-architecture model (same parameter names), written here from the architecture
+# so the fixture needs nothing but torch; and the HF packed-QKV layouts of GPT-2 and GPT-NeoX.
+
+class NanoAttention(torch.nn.Module):
+    def __init__(self, C, H, block):
+        super().__init__()
+        self.c_attn = torch.nn.Linear(C, 3 * C)
+        self.c_proj = torch.nn.Linear(C, C)
+        self.H = H
+        self.register_buffer("mask", torch.tril(torch.ones(block, block)).view(1, 1, block, block), persistent=False)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        return self.c_proj(y)
+
+
+class NanoMLP(torch.nn.Module):
+    def __init__(self, C):
+        super().__init__()
+        self.c_fc = torch.nn.Linear(C, 4 * C)
+        self.gelu = torch.nn.GELU()
+        self.c_proj = torch.nn.Linear(4 * C, C)
+
+    def forward(self, x):
+        return self.c_proj(self.gelu(self.c_fc(x)))
+
+
+class NanoBlock(torch.nn.Module):
+    def __init__(self, C, H, block):
+        super().__init__()
+        self.ln_1 = torch.nn.LayerNorm(C)
+        self.attn = NanoAttention(C, H, block)
+        self.ln_2 = torch.nn.LayerNorm(C)
+        self.mlp = NanoMLP(C)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class NanoGPT(torch.nn.Module):
+    def __init__(self, V, block, L, H, C):
+        super().__init__()
+        self.transformer = torch.nn.ModuleDict(dict(
+            wte=torch.nn.Embedding(V, C), wpe=torch.nn.Embedding(block, C), drop=torch.nn.Dropout(0.0),
+            h=torch.nn.ModuleList([NanoBlock(C, H, block) for _ in range(L)]), ln_f=torch.nn.LayerNorm(C),
+        ))
+        self.lm_head = torch.nn.Linear(C, V, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # nanoGPT's tie
+
+    def forward(self, idx, targets):
+        T = idx.size(1)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T)))
+        for block in self.transformer.h:
+            x = block(x)
+        logits = self.lm_head(self.transformer.ln_f(x))
+        return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+
+
+def gpt_fixture():
+    g = torch.Generator().manual_seed(2024)
+    torch.manual_seed(2024)
+    V, block, L, H, C = 37, 16, 2, 4, 32
+    model = NanoGPT(V, block, L, H, C)
+    with torch.no_grad():
+        for p in model.parameters():  # a trained-looking spread, not the tiny init
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    idx = torch.randint(0, V, (3, 12), generator=g)
+    targets = torch.randint(0, V, (3, 12), generator=g)
+    targets[0, :3] = -1  # ignored positions
+    logits, loss = model(idx, targets)
+    loss.backward()
+    tensors = {f"state.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({"idx": idx, "targets": targets, "logits": logits.detach(), "loss": loss.detach()})
+    for k, p in model.named_parameters():
+        tensors[f"grad.{k}"] = p.grad
+    safetensors_io.save(
+        os.path.join(OUT, "gpt.safetensors"), tensors,
+        {"config": json.dumps({"vocabSize": V, "blockSize": block, "nLayer": L, "nHead": H, "nEmbd": C}), "torch": torch.__version__},
+    )
+
+
+def hf_layouts_fixture():
+    """Per-head q, k, v computed the way HF's GPT-2 (Conv1D, blocked) and GPT-NeoX (Linear,
+    head-interleaved) attention code computes them from their packed projections."""
+    g = torch.Generator().manual_seed(31)
+    B, T, H, D = 2, 5, 4, 6
+    C = H * D
+    x = torch.randn(B, T, C, generator=g)
+    # GPT-2: c_attn is a Conv1D, weight [in, out] = [C, 3C]: y = x @ W + b; query, key, value = y.split(C, 2)
+    w2, b2 = torch.randn(C, 3 * C, generator=g) * 0.2, torch.randn(3 * C, generator=g) * 0.2
+    y2 = x @ w2 + b2
+    heads = lambda t: t.view(B, T, H, D).permute(0, 2, 1, 3)
+    q2, k2, v2 = (heads(t) for t in y2.split(C, dim=2))
+    # GPT-NeoX: query_key_value is a Linear (3C, C); qkv.view(B, T, H, 3D), then q = [..., :D], k, v.
+    wn, bn = torch.randn(3 * C, C, generator=g) * 0.2, torch.randn(3 * C, generator=g) * 0.2
+    yn = (x @ wn.t() + bn).view(B, T, H, 3 * D)
+    qn, kn, vn = (yn[..., i * D:(i + 1) * D].permute(0, 2, 1, 3) for i in range(3))
+    safetensors_io.save(
+        os.path.join(OUT, "hf-layouts.safetensors"),
+        {"x": x, "gpt2.c_attn.weight": w2, "gpt2.c_attn.bias": b2, "gpt2.q": q2, "gpt2.k": k2, "gpt2.v": v2,
+         "neox.query_key_value.weight": wn, "neox.query_key_value.bias": bn, "neox.q": qn, "neox.k": kn, "neox.v": vn},
+        {"n_head": H, "torch": torch.__version__},
+    )
+
+
 def check_qkv_file(path):
     """Loads a state dict written by qkv into the PyTorch module it names (strict=True) and checks
     that PyTorch reproduces qkv's output on qkv's input. Used by test/nn/torch-roundtrip.test.ts."""
@@ -500,4 +612,6 @@ if __name__ == "__main__":
     qkv_layout_fixture()
     m = nn_fixture()
     optim_fixture()
-    print(f"wrote {n} op cases, {m} nn cases, the optimizer trajectories and the QKV layout fixture to {os.path.normpath(OUT)} (torch {torch.__version__})")
+    gpt_fixture()
+    hf_layouts_fixture()
+    print(f"wrote {n} op cases, {m} nn cases, the optimizer trajectories, the GPT, QKV-layout and HF-layout fixtures to {os.path.normpath(OUT)} (torch {torch.__version__})")

@@ -25,4 +25,6 @@ export { backend, setBackend, availableBackends } from './backend/index.js';
 export * as F from './nn/functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export * as models from './models/index.js';
+export * as inspect from './inspect/index.js';
 export * as io from './io/index.js';

@@ -51,3 +51,21 @@ export class ModuleList<M extends Module = Module> extends Module {
     for (const m of this.children()) yield m as M;
   }
 }
+
+/** Named children, PyTorch's ModuleDict: `new ModuleDict({ wte: …, wpe: … })`, keys become name prefixes. */
+export class ModuleDict<M extends Module = Module> extends Module {
+  constructor(modules: Record<string, M> = {}) {
+    super();
+    for (const [k, m] of Object.entries(modules)) this.registerModule(k, m);
+  }
+
+  get(key: string): M {
+    const m = this._modules.get(key);
+    if (!m) throw new ArgumentError(`ModuleDict: no module named ${JSON.stringify(key)} (have ${[...this._modules.keys()].join(', ')})`);
+    return m as M;
+  }
+
+  keys(): string[] {
+    return [...this._modules.keys()];
+  }
+}

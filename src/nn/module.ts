@@ -27,6 +27,7 @@ export class Module {
   protected readonly _buffers = new Map<string, Tensor | null>();
   protected readonly _nonPersistent = new Set<string>();
   protected readonly _modules = new Map<string, Module | null>();
+  private readonly _forwardHooks = new Map<number, ForwardHook>();
 
   /** The computation. Subclasses override it; call it as `module.forward(...)`. */
   forward(..._args: never[]): unknown {
@@ -260,6 +261,63 @@ export class Module {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Hooks
+
+  /**
+   * Calls `hook(module, args, output)` after every forward of this module; a hook that returns
+   * something other than undefined replaces the output. Returns a handle whose remove() detaches
+   * it. Works however forward is reached (directly, or from a parent module).
+   */
+  registerForwardHook(hook: ForwardHook): { remove(): void } {
+    const id = nextHookId++;
+    this._forwardHooks.set(id, hook);
+    if (!Object.prototype.hasOwnProperty.call(this, 'forward')) {
+      Object.defineProperty(this, 'forward', { configurable: true, writable: true, value: hookedForward });
+    }
+    return {
+      remove: () => {
+        this._forwardHooks.delete(id);
+        if (this._forwardHooks.size === 0) delete (this as { forward?: unknown }).forward;
+      },
+    };
+  }
+
+  /** Whether any forward hook is registered on this module. */
+  hasHooks(): boolean {
+    return this._forwardHooks.size > 0;
+  }
+
+  /** Removes every forward hook from this module and its descendants. */
+  removeHooks(): void {
+    for (const m of this.modules()) {
+      m._forwardHooks.clear();
+      delete (m as { forward?: unknown }).forward;
+    }
+  }
+
+  /** @internal The class's own forward followed by the hooks (installed as an instance method). */
+  static runHooks(m: Module, args: unknown[], output: unknown): unknown {
+    let out = output;
+    for (const hook of m._forwardHooks.values()) {
+      const r = hook(m, args, out);
+      if (r !== undefined) out = r;
+    }
+    return out;
+  }
+
+  /** The submodule at a dotted path ('' is this module). */
+  getSubmodule(path: string): Module {
+    let m: Module = this;
+    if (path === '') return m;
+    for (const part of path.split('.')) {
+      const next = m._modules.get(part);
+      if (!next) throw new StateDictError(`getSubmodule: ${m.constructor.name} has no submodule ${JSON.stringify(part)} (path ${JSON.stringify(path)})`);
+      m = next;
+    }
+    return m;
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Printing
 
   /** Extra text inside the parentheses of this module's line, like PyTorch's extra_repr. */
@@ -273,18 +331,27 @@ export class Module {
     const extra = this.extraRepr();
     if (extra) lines.push(...extra.split('\n'));
     for (const [name, m] of this._modules) {
+      if (m && (m.constructor as { isHookPoint?: boolean }).isHookPoint) continue;
       const child = m ? m.toString() : 'None';
       lines.push(`(${name}): ${child.split('\n').join('\n  ')}`);
     }
     const head = this.constructor.name;
     if (lines.length === 0) return `${head}()`;
-    if (this._modules.size === 0 && lines.length === 1) return `${head}(${lines[0]})`;
+    if (!lines.some((l) => l.startsWith('(')) && lines.length === 1) return `${head}(${lines[0]})`;
     return `${head}(\n  ${lines.join('\n  ')}\n)`;
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+}
+
+let nextHookId = 0;
+
+/** Installed as an instance's `forward` while it has hooks: the class's forward, then the hooks. */
+function hookedForward(this: Module, ...args: unknown[]): unknown {
+  const own = (Object.getPrototypeOf(this) as { forward: (...a: unknown[]) => unknown }).forward;
+  return Module.runHooks(this, args, own.apply(this, args));
 }
 
 /** Python-style repr of a JS value inside extraRepr: booleans as True/False. */

@@ -1,0 +1,5 @@
+/** inspect: weight views and circuits, activation caches, diagnostics. */
+export { runWithCache, ActivationCache } from './activation-cache.js';
+export type { RunWithCacheOptions } from './activation-cache.js';
+export { FactoredMatrix } from '../ops/factored-matrix.js';
+export { svd, lowRankFactor, matrixRank } from '../ops/linalg.js';
