@@ -28,7 +28,7 @@ export function parseHeaderJson(text: string, baseOffset: number, label = 'JSON 
   let depthNow = 0;
   const keyChars: [string, number][] = [];
   const fail = (what: string): never => {
-    const inside = depthNow > 1 && topKey !== null ? ` (inside the entry ${JSON.stringify(topKey)})` : '';
+    const inside = depthNow >= 1 && topKey !== null ? ` (inside the entry ${JSON.stringify(topKey)})` : '';
     throw new SafetensorsError(`safetensors: invalid ${label} at byte ${baseOffset + byteIndex(text, i)}${inside}: ${what}`);
   };
   const ws = (): void => {
@@ -80,7 +80,6 @@ export function parseHeaderJson(text: string, baseOffset: number, label = 'JSON 
         const key = str();
         if (Object.prototype.hasOwnProperty.call(obj, key)) {
           i = at;
-          depthNow = depth + 1;
           fail(`duplicate key ${JSON.stringify(key)}`);
         }
         if (depth === 0) {
