@@ -289,7 +289,7 @@ test('accepts: a declared tie, loaded as a view sharing the target storage; roun
   assert.equal(r.tensors['lm_head.weight'].storage, r.tensors['wte.weight'].storage);
   assert.deepEqual(r.tensors['lm_head.weight'].toArray(), [5, 6]);
   r.tensors['wte.weight'].storage.data[0] = 9;
-  assert.equal(r.tensors['lm_head.weight'].toArray()[0], 9, 'writes through the target show in the alias');
+  assert.equal((r.tensors['lm_head.weight'].toArray() as number[])[0], 9, 'writes through the target show in the alias');
   // save(load(x)) keeps the tie (the metadata carries it) and writes the data once.
   const again = io.save(r.tensors, r.metadata);
   const header = JSON.parse(Buffer.from(again.subarray(8, 8 + Number(new DataView(again.buffer).getBigUint64(0, true)))).toString());
