@@ -27,4 +27,6 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as models from './models/index.js';
 export * as inspect from './inspect/index.js';
+export * as data from './data/index.js';
+export * as train from './train/index.js';
 export * as io from './io/index.js';

@@ -1,0 +1,4 @@
+/** train: the training loop and its checkpoints. */
+export { Trainer, DEFAULT_TRAIN_OPTIONS } from './trainer.js';
+export type { TrainOptions, StepRecord, EvalRecord } from './trainer.js';
+export { saveCheckpoint, resumeTrainer, loadCheckpointModel, readCheckpointInfo, latestCheckpoint, CHECKPOINT_FORMAT } from './checkpoint.js';
