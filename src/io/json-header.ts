@@ -27,8 +27,12 @@ export function parseHeaderJson(text: string, baseOffset: number, label = 'JSON 
   let topKey: string | null = null;
   let depthNow = 0;
   const keyChars: [string, number][] = [];
+  const clip = (k: string): string => {
+    const j = JSON.stringify(k);
+    return j.length > 120 ? `${j.slice(0, 100)}…(${j.length} characters)` : j;
+  };
   const fail = (what: string): never => {
-    const inside = depthNow >= 1 && topKey !== null ? ` (inside the entry ${JSON.stringify(topKey)})` : '';
+    const inside = depthNow >= 1 && topKey !== null ? ` (inside the entry ${clip(topKey)})` : '';
     throw new SafetensorsError(`safetensors: invalid ${label} at byte ${baseOffset + byteIndex(text, i)}${inside}: ${what}`);
   };
   const ws = (): void => {
@@ -80,7 +84,7 @@ export function parseHeaderJson(text: string, baseOffset: number, label = 'JSON 
         const key = str();
         if (Object.prototype.hasOwnProperty.call(obj, key)) {
           i = at;
-          fail(`duplicate key ${JSON.stringify(key)}`);
+          fail(`duplicate key ${clip(key)}`);
         }
         if (depth === 0) {
           keyChars.push([key, at]);

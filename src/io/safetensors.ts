@@ -112,7 +112,13 @@ function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-const q = (s: string): string => JSON.stringify(s);
+/** A value as JSON for an error message, cut to 120 characters (names and shapes can be huge). */
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 120 ? `${s.slice(0, 100)}…(${s.length} characters)` : s;
+}
+const q = (s: string): string => show(s);
+const clipText = (s: string): string => (s.length > 120 ? `${s.slice(0, 100)}…(${s.length} characters)` : s);
 
 /** Reads and checks the 8-byte length prefix; `fileSize` bounds every later read. */
 export function readHeaderLength(prefix: Uint8Array, fileSize: number): number {
@@ -167,8 +173,12 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number): Header
   return { dataStart, entries, metadata, ties };
 }
 
+function clipShape(shape: number[]): string {
+  return shape.length > 16 ? `${fmtShape(shape.slice(0, 16)).slice(0, -1)},…] (${shape.length} dims)` : fmtShape(shape);
+}
+
 function jsonType(v: Json): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v} (${JSON.stringify(v)})`;
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v} (${show(v)})`;
 }
 
 export function checkEntry(name: string, raw: Json, at: number): HeaderEntry {
@@ -182,13 +192,13 @@ export function checkEntry(name: string, raw: Json, at: number): HeaderEntry {
   }
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(FILE_DTYPES, dtype)) {
-    throw new SafetensorsError(`safetensors: ${where}: dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(FILE_DTYPES).join(', ')}`);
+    throw new SafetensorsError(`safetensors: ${where}: dtype ${show(dtype)} is not one of ${Object.keys(FILE_DTYPES).join(', ')}`);
   }
   if (!Array.isArray(shape) || shape.some((s) => typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0)) {
-    throw new SafetensorsError(`safetensors: ${where}: shape ${JSON.stringify(shape)} must be an array of integers in [0, 2^53)`);
+    throw new SafetensorsError(`safetensors: ${where}: shape ${show(shape)} must be an array of integers in [0, 2^53)`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0)) {
-    throw new SafetensorsError(`safetensors: ${where}: data_offsets ${JSON.stringify(offsets)} must be two integers [begin, end] in [0, 2^53)`);
+    throw new SafetensorsError(`safetensors: ${where}: data_offsets ${show(offsets)} must be two integers [begin, end] in [0, 2^53)`);
   }
   const [begin, end] = offsets as number[];
   if (end < begin) throw new SafetensorsError(`safetensors: ${where}: data_offsets [${begin}, ${end}] end before they begin`);
@@ -197,10 +207,10 @@ export function checkEntry(name: string, raw: Json, at: number): HeaderEntry {
   let bytes = size;
   for (const s of shape as number[]) {
     bytes *= s;
-    if (!Number.isSafeInteger(bytes)) throw new SafetensorsError(`safetensors: ${where}: shape ${JSON.stringify(shape)} × ${size} bytes per ${dtype} element overflows 2^53`);
+    if (!Number.isSafeInteger(bytes)) throw new SafetensorsError(`safetensors: ${where}: shape ${show(shape)} × ${size} bytes per ${dtype} element overflows 2^53`);
   }
   if (end - begin !== bytes) {
-    throw new SafetensorsError(`safetensors: ${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${fmtShape(shape as number[])} needs ${bytes}`);
+    throw new SafetensorsError(`safetensors: ${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} ${clipShape(shape as number[])} needs ${bytes}`);
   }
   return { name, dtype: dtype as FileDType, shape: (shape as number[]).slice(), begin, end, at };
 }
@@ -305,7 +315,7 @@ export function checkTensorSize(e: HeaderEntry, opts: LoadOptions = {}): DType {
   if (opts.castFloats === 'float32' && dtype === 'float64') dtype = 'float32';
   const need = Math.max(n * itemSize(dtype), e.end - e.begin);
   if (need > MAX_TENSOR_BYTES) {
-    throw new SafetensorsError(`safetensors: tensor ${q(e.name)} (header byte ${e.at}): ${n} elements (${e.dtype} ${fmtShape(e.shape)}) need ${need} bytes, more than the ${MAX_TENSOR_BYTES}-byte limit of one typed array`);
+    throw new SafetensorsError(`safetensors: tensor ${q(e.name)} (header byte ${e.at}): ${n} elements (${e.dtype} ${clipShape(e.shape)}) need ${need} bytes, more than the ${MAX_TENSOR_BYTES}-byte limit of one typed array`);
   }
   return dtype;
 }
@@ -479,10 +489,11 @@ export function planSave(tensors: Record<string, Tensor>, metadata: Record<strin
   }
   // Built by hand rather than JSON.stringify(object), so that any name (`__proto__` too) survives.
   const parts: string[] = [];
-  if (meta.length > 0) parts.push(`"__metadata__":{${meta.map(([k, v]) => `${q(k)}:${q(v)}`).join(',')}}`);
+  const js = JSON.stringify;
+  if (meta.length > 0) parts.push(`"__metadata__":{${meta.map(([k, v]) => `${js(k)}:${js(v)}`).join(',')}}`);
   for (const name of written) {
     const t = tensors[name];
-    parts.push(`${q(name)}:{"dtype":${q(SAVE_DTYPE[t.dtype])},"shape":${JSON.stringify(t.shape)},"data_offsets":${JSON.stringify(offsets.get(name))}}`);
+    parts.push(`${js(name)}:{"dtype":${js(SAVE_DTYPE[t.dtype])},"shape":${JSON.stringify(t.shape)},"data_offsets":${JSON.stringify(offsets.get(name))}}`);
   }
   let json = `{${parts.join(',')}}`;
   // Pad with spaces so the data section starts 8-byte aligned (what the reference writer does).
@@ -502,7 +513,7 @@ function resolveTies(tensors: Record<string, Tensor>, metadata: Record<string, s
     const fromMeta = parseTies(metadata[TIES_METADATA_KEY], `save: metadata[${q(TIES_METADATA_KEY)}]`);
     if (declared === undefined) ties = fromMeta;
     else if (JSON.stringify(Object.entries(fromMeta).sort()) !== JSON.stringify(Object.entries(ties).sort())) {
-      throw new SafetensorsError(`safetensors: save: metadata[${q(TIES_METADATA_KEY)}] = ${metadata[TIES_METADATA_KEY]} disagrees with the ties option ${JSON.stringify(ties)}`);
+      throw new SafetensorsError(`safetensors: save: metadata[${q(TIES_METADATA_KEY)}] = ${clipText(metadata[TIES_METADATA_KEY])} disagrees with the ties option ${show(ties)}`);
     }
   }
   const has = (name: string): boolean => Object.prototype.hasOwnProperty.call(tensors, name);

@@ -72,6 +72,7 @@ const BAD_FILES: BadFile[] = [
   { what: 'entry is not an object', bytes: fileBytes('{"w":[1,2]}'), expect: [/tensor "w" \(header byte 9\) is an array, not an object with dtype, shape and data_offsets/] },
   { what: 'entry misses a field', bytes: fileBytes('{"w":{"dtype":"F32","shape":[0]}}'), expect: [/tensor "w" \(header byte 9\) is missing the field "data_offsets"/] },
   { what: 'entry has an unknown field', bytes: oneTensor({ extra: { offsets: [0, 8] } }), expect: [/tensor "w" \(header byte 9\) has an unknown field "offsets"/] },
+  { what: 'unknown dtype on a tensor with a 10,000-character name (the message is cut)', bytes: oneTensor({ name: 'n'.repeat(10_000), dtype: 'F8' }), expect: [/^safetensors: tensor "n{99}…\(10002 characters\) \(header byte 9\): dtype "F8" is not one of [A-Z0-9, ]+( \[[^\]]+\])?$/] },
   // --- tiling of the data section
   { what: 'offsets leave a gap', bytes: two([0, 8], [12, 20], new Uint8Array(20)), expect: [(b) => new RegExp(`tensor "b" \\(header byte ${at(b, '"b"')}\\): data_offsets begin at 12 \\(file offset \\d+\\), which leaves a gap of 4 bytes after tensor "a"`)] },
   { what: 'offsets leave a gap at the start', bytes: oneTensor({ data_offsets: [4, 12] }, new Uint8Array(12)), expect: [/tensor "w" \(header byte 9\): data_offsets begin at 4 \(file offset 67\), which leaves a gap of 4 bytes after the header/] },

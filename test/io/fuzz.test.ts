@@ -12,6 +12,7 @@
  *    trailing bytes, a bit flip in the header length, a changed data offset, a duplicated key)
  *    must be rejected.
  * 4. A sample of the above through saveFile/loadFile gives the same results and the same errors.
+ * 5. The UTF-8 validator (which locates the bad byte for error messages) agrees with TextDecoder.
  *
  * Rerun a failure with QKV_FUZZ_SEED=<seed printed in the failure>; QKV_FUZZ_SCALE=10 runs ten
  * times as many cases.
@@ -26,6 +27,7 @@ import { io, SafetensorsError } from '../../src/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { allocate, type DType } from '../../src/dtype.js';
 import { contiguousStrides } from '../../src/tensor/shape.js';
+import { firstInvalidUtf8 } from '../../src/io/json-header.js';
 import { bitsEqual, ELEMENT_SIZE, layout, sameAsOracle, writeRaw, type RawEntry, type RawFile, type TensorSpec } from './st-build.js';
 
 const SEED = Number(process.env.QKV_FUZZ_SEED ?? 20_240_607);
@@ -358,6 +360,23 @@ test('fuzz 4: loadFile and saveFile agree with load and save, errors included', 
     sameAsOracle(io.loadFile(file), writeRaw(raw));
     assert.deepEqual(fs.readdirSync(dir), ['f.safetensors'], 'no temporary file is left behind');
   }, runs(200));
+});
+
+test('fuzz 5: the UTF-8 validator that locates bad header bytes agrees with TextDecoder', (t) => {
+  // Bytes drawn mostly from the interesting ranges: ASCII, continuation, lead bytes, edges.
+  const byteArb = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x7f, 0x80, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0x9f, 0xa0, 0x8f, 0x90));
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  check(t, 'UTF-8 validator vs TextDecoder', fc.array(byteArb, { maxLength: 12 }), (arr) => {
+    const bytes = new Uint8Array(arr);
+    let valid = true;
+    try { decoder.decode(bytes); } catch { valid = false; }
+    const bad = firstInvalidUtf8(bytes);
+    assert.equal(bad === -1, valid, `[${arr.map((b) => b.toString(16)).join(' ')}]: validator says ${bad}`);
+    if (bad >= 0) {
+      // Everything before the reported byte is valid UTF-8 on its own.
+      assert.doesNotThrow(() => decoder.decode(bytes.subarray(0, bad)));
+    }
+  }, runs(2000));
 });
 
 test('the fuzz suite ran at least 10,000 cases', (t) => {
