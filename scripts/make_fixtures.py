@@ -587,6 +587,84 @@ def hf_layouts_fixture():
     )
 
 
+class Conv1D(torch.nn.Module):
+    """HF GPT-2's Conv1D: a Linear whose weight is stored [in, out] (y = x @ W + b)."""
+
+    def __init__(self, nx, nf):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.empty(nx, nf))
+        self.bias = torch.nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+class GPT2Attention(torch.nn.Module):
+    def __init__(self, C, H, block):
+        super().__init__()
+        self.c_attn, self.c_proj, self.H = Conv1D(C, 3 * C), Conv1D(C, C), H
+        # HF registers these buffers; checkpoints may carry them, importers must drop them.
+        self.register_buffer("bias", torch.tril(torch.ones(block, block, dtype=torch.bool)).view(1, 1, block, block))
+        self.register_buffer("masked_bias", torch.tensor(-1e4))
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.H, C // self.H).permute(0, 2, 1, 3) for t in (q, k, v))
+        w = (q @ k.transpose(-1, -2)) / math.sqrt(v.size(-1))
+        w = torch.where(self.bias[:, :, :T, :T], w, torch.tensor(torch.finfo(w.dtype).min)).softmax(-1)
+        return self.c_proj((w @ v).permute(0, 2, 1, 3).reshape(B, T, C))
+
+
+class GPT2Block(torch.nn.Module):
+    def __init__(self, C, H, block):
+        super().__init__()
+        self.ln_1, self.attn = torch.nn.LayerNorm(C, eps=1e-5), GPT2Attention(C, H, block)
+        self.ln_2 = torch.nn.LayerNorm(C, eps=1e-5)
+        self.mlp = torch.nn.Module()
+        self.mlp.c_fc, self.mlp.c_proj = Conv1D(C, 4 * C), Conv1D(4 * C, C)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp.c_proj(F.gelu(self.mlp.c_fc(self.ln_2(x)), approximate="tanh"))  # gelu_new
+
+
+class HFGPT2(torch.nn.Module):
+    """GPT2LMHeadModel's architecture and parameter names."""
+
+    def __init__(self, V, block, L, H, C):
+        super().__init__()
+        self.transformer = torch.nn.Module()
+        self.transformer.wte, self.transformer.wpe = torch.nn.Embedding(V, C), torch.nn.Embedding(block, C)
+        self.transformer.h = torch.nn.ModuleList([GPT2Block(C, H, block) for _ in range(L)])
+        self.transformer.ln_f = torch.nn.LayerNorm(C, eps=1e-5)
+        self.lm_head = torch.nn.Linear(C, V, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight
+
+    def forward(self, idx):
+        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(idx.size(1)))
+        for b in self.transformer.h:
+            x = b(x)
+        return self.lm_head(self.transformer.ln_f(x))
+
+
+def hf_gpt2_fixture():
+    g = torch.Generator().manual_seed(77)
+    torch.manual_seed(77)
+    V, block, L, H, C = 41, 16, 2, 4, 32
+    model = HFGPT2(V, block, L, H, C)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    idx = torch.randint(0, V, (2, 10), generator=g)
+    logits = model(idx)
+    sd = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}  # HF saves the tied head once
+    config = {"vocab_size": V, "n_positions": block, "n_layer": L, "n_head": H, "n_embd": C,
+              "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "model_type": "gpt2"}
+    safetensors_io.save(os.path.join(OUT, "hf-gpt2.safetensors"), sd, {"format": "pt", "config": json.dumps(config)})
+    safetensors_io.save(os.path.join(OUT, "hf-gpt2-reference.safetensors"), {"idx": idx, "logits": logits.detach()}, {"torch": torch.__version__})
+
+
 def check_qkv_file(path):
     """Loads a state dict written by qkv into the PyTorch module it names (strict=True) and checks
     that PyTorch reproduces qkv's output on qkv's input. Used by test/nn/torch-roundtrip.test.ts."""
@@ -614,4 +692,5 @@ if __name__ == "__main__":
     optim_fixture()
     gpt_fixture()
     hf_layouts_fixture()
+    hf_gpt2_fixture()
     print(f"wrote {n} op cases, {m} nn cases, the optimizer trajectories, the GPT, QKV-layout and HF-layout fixtures to {os.path.normpath(OUT)} (torch {torch.__version__})")
