@@ -64,6 +64,6 @@ export class Dropout extends Module {
   }
 
   override extraRepr(): string {
-    return `p=${pyRepr(this.p)}, inplace=False`;
+    return `p=${Number.isInteger(this.p) ? this.p.toFixed(1) : pyRepr(this.p)}, inplace=False`;
   }
 }

@@ -327,17 +327,15 @@ export class Module {
 
   /** PyTorch's repr: `Name(extra)` or a parenthesised, indented list of `(child): repr`. */
   toString(): string {
-    const lines: string[] = [];
     const extra = this.extraRepr();
-    if (extra) lines.push(...extra.split('\n'));
+    const children: string[] = [];
     for (const [name, m] of this._modules) {
       if (m && (m.constructor as { isHookPoint?: boolean }).isHookPoint) continue;
-      const child = m ? m.toString() : 'None';
-      lines.push(`(${name}): ${child.split('\n').join('\n  ')}`);
+      children.push(`(${name}): ${(m ? m.toString() : 'None').split('\n').join('\n  ')}`);
     }
     const head = this.constructor.name;
-    if (lines.length === 0) return `${head}()`;
-    if (!lines.some((l) => l.startsWith('(')) && lines.length === 1) return `${head}(${lines[0]})`;
+    if (children.length === 0) return extra.includes('\n') ? `${head}(\n  ${extra.split('\n').join('\n  ')}\n)` : `${head}(${extra})`;
+    const lines = [...(extra ? extra.split('\n') : []), ...children];
     return `${head}(\n  ${lines.join('\n  ')}\n)`;
   }
 
