@@ -665,6 +665,95 @@ def hf_gpt2_fixture():
     safetensors_io.save(os.path.join(OUT, "hf-gpt2-reference.safetensors"), {"idx": idx, "logits": logits.detach()}, {"torch": torch.__version__})
 
 
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class NeoXAttention(torch.nn.Module):
+    def __init__(self, C, H, pct, base, block):
+        super().__init__()
+        self.H, self.D = H, C // H
+        self.rot = int(self.D * pct)
+        self.query_key_value, self.dense = torch.nn.Linear(C, 3 * C), torch.nn.Linear(C, C)
+        # HF registers these; importers drop them.
+        self.register_buffer("bias", torch.tril(torch.ones(block, block, dtype=torch.bool)).view(1, 1, block, block))
+        self.register_buffer("masked_bias", torch.tensor(-1e9))
+        self.rotary_emb = torch.nn.Module()
+        self.rotary_emb.register_buffer("inv_freq", 1.0 / (base ** (torch.arange(0, self.rot, 2).float() / self.rot)))
+
+    def forward(self, x):
+        B, T, C = x.shape
+        qkv = self.query_key_value(x).view(B, T, self.H, 3 * self.D)
+        q, k, v = (qkv[..., i * self.D:(i + 1) * self.D].permute(0, 2, 1, 3) for i in range(3))
+        freqs = torch.einsum("i,j->ij", torch.arange(T).float(), self.rotary_emb.inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        rot = lambda t: torch.cat((t[..., :self.rot] * cos + rotate_half(t[..., :self.rot]) * sin, t[..., self.rot:]), dim=-1)
+        q, k = rot(q), rot(k)
+        w = (q @ k.transpose(-1, -2)) / math.sqrt(self.D)
+        w = w.masked_fill(~self.bias[:, :, :T, :T], float("-inf")).softmax(-1)
+        return self.dense((w @ v).permute(0, 2, 1, 3).reshape(B, T, C))
+
+
+class NeoXLayer(torch.nn.Module):
+    def __init__(self, C, H, pct, base, block, parallel):
+        super().__init__()
+        self.parallel = parallel
+        self.input_layernorm, self.post_attention_layernorm = torch.nn.LayerNorm(C), torch.nn.LayerNorm(C)
+        self.attention = NeoXAttention(C, H, pct, base, block)
+        self.mlp = torch.nn.Module()
+        self.mlp.dense_h_to_4h, self.mlp.dense_4h_to_h = torch.nn.Linear(C, 4 * C), torch.nn.Linear(4 * C, C)
+
+    def mlp_forward(self, x):
+        return self.mlp.dense_4h_to_h(F.gelu(self.mlp.dense_h_to_4h(x)))
+
+    def forward(self, x):
+        a = self.attention(self.input_layernorm(x))
+        if self.parallel:
+            return x + a + self.mlp_forward(self.post_attention_layernorm(x))
+        x = x + a
+        return x + self.mlp_forward(self.post_attention_layernorm(x))
+
+
+class HFGPTNeoX(torch.nn.Module):
+    """GPTNeoXForCausalLM's architecture and parameter names (Pythia)."""
+
+    def __init__(self, V, block, L, H, C, pct, base, parallel):
+        super().__init__()
+        self.gpt_neox = torch.nn.Module()
+        self.gpt_neox.embed_in = torch.nn.Embedding(V, C)
+        self.gpt_neox.layers = torch.nn.ModuleList([NeoXLayer(C, H, pct, base, block, parallel) for _ in range(L)])
+        self.gpt_neox.final_layer_norm = torch.nn.LayerNorm(C)
+        self.embed_out = torch.nn.Linear(C, V, bias=False)
+
+    def forward(self, idx):
+        x = self.gpt_neox.embed_in(idx)
+        for layer in self.gpt_neox.layers:
+            x = layer(x)
+        return self.embed_out(self.gpt_neox.final_layer_norm(x))
+
+
+def hf_neox_fixture():
+    g = torch.Generator().manual_seed(55)
+    tensors, configs = {}, {}
+    for name, (pct, parallel) in {"pythia": (0.25, True), "sequential": (0.5, False)}.items():
+        torch.manual_seed(55)
+        V, block, L, H, C = 43, 16, 2, 4, 32
+        model = HFGPTNeoX(V, block, L, H, C, pct, 10000, parallel)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+        idx = torch.randint(0, V, (2, 11), generator=g)
+        tensors.update({f"{name}.{k}": v for k, v in model.state_dict().items()})
+        tensors[f"{name}.ref.idx"], tensors[f"{name}.ref.logits"] = idx, model(idx).detach()
+        configs[name] = {"vocab_size": V, "max_position_embeddings": block, "num_hidden_layers": L, "num_attention_heads": H,
+                         "hidden_size": C, "intermediate_size": 4 * C, "rotary_pct": pct, "rotary_emb_base": 10000,
+                         "use_parallel_residual": parallel, "hidden_act": "gelu", "layer_norm_eps": 1e-5,
+                         "tie_word_embeddings": False, "model_type": "gpt_neox"}
+    safetensors_io.save(os.path.join(OUT, "hf-neox.safetensors"), tensors, {"configs": json.dumps(configs), "torch": torch.__version__})
+
+
 def check_qkv_file(path):
     """Loads a state dict written by qkv into the PyTorch module it names (strict=True) and checks
     that PyTorch reproduces qkv's output on qkv's input. Used by test/nn/torch-roundtrip.test.ts."""
@@ -693,4 +782,5 @@ if __name__ == "__main__":
     gpt_fixture()
     hf_layouts_fixture()
     hf_gpt2_fixture()
+    hf_neox_fixture()
     print(f"wrote {n} op cases, {m} nn cases, the optimizer trajectories, the GPT, QKV-layout and HF-layout fixtures to {os.path.normpath(OUT)} (torch {torch.__version__})")

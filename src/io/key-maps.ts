@@ -7,6 +7,11 @@
  *   [in, out] (transposed here to Linear's [out, in]), buffers `attn.bias` / `attn.masked_bias`,
  *   and usually no `lm_head.weight` (it is tied to wte). Uses gelu_new (GELU, tanh approximation).
  *
+ * - HF GPT-NeoX / Pythia (GPTNeoXForCausalLM): `gpt_neox.embed_in`, `gpt_neox.layers.{i}.…`,
+ *   `embed_out` (untied); query_key_value packed head-interleaved; rotary embeddings on
+ *   rotary_pct of each head; parallel residual; buffers `attention.bias`, `attention.masked_bias`,
+ *   `attention.rotary_emb.inv_freq`.
+ *
  * Importers return qkv-named state dicts; `inferGPTConfig` reads the architecture off the shapes
  * (the head count is not in the weights and must be given).
  */
@@ -91,5 +96,89 @@ export function gptFromNanoGPT(sd: Record<string, Tensor>, opts: { nHead: number
   const qsd = fromNanoGPT(sd);
   const model = new GPT(inferGPTConfig(qsd, opts));
   model.loadStateDict(qsd);
+  return model;
+}
+
+const NEOX_LAYER: [RegExp, string][] = [
+  [/^input_layernorm\./, 'ln_1.'],
+  [/^post_attention_layernorm\./, 'ln_2.'],
+  [/^attention\.query_key_value\./, 'attn.c_attn.'],
+  [/^attention\.dense\./, 'attn.c_proj.'],
+  [/^mlp\.dense_h_to_4h\./, 'mlp.c_fc.'],
+  [/^mlp\.dense_4h_to_h\./, 'mlp.c_proj.'],
+];
+
+/** An HF GPT-NeoX state dict → qkv GPT names (buffers dropped; the packing stays head-interleaved). */
+export function fromGPTNeoX(sd: Record<string, Tensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(sd)) {
+    if (/\.attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/.test(k)) continue;
+    let m: RegExpExecArray | null;
+    if (k === 'gpt_neox.embed_in.weight') out['transformer.wte.weight'] = v;
+    else if (k.startsWith('gpt_neox.final_layer_norm.')) out[`transformer.ln_f.${k.slice('gpt_neox.final_layer_norm.'.length)}`] = v;
+    else if (k === 'embed_out.weight') out['lm_head.weight'] = v;
+    else if ((m = /^gpt_neox\.layers\.(\d+)\.(.*)$/.exec(k))) {
+      const rule = NEOX_LAYER.find(([re]) => re.test(m![2]));
+      if (!rule) throw new StateDictError(`fromGPTNeoX: unknown key ${k}`);
+      out[`transformer.h.${m[1]}.${m[2].replace(rule[0], rule[1])}`] = v;
+    } else {
+      throw new StateDictError(`fromGPTNeoX: unknown key ${k}`);
+    }
+  }
+  return out;
+}
+
+/** qkv GPT state dict (head-interleaved, rotary) → HF GPT-NeoX names. */
+export function toGPTNeoX(sd: Record<string, Tensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(sd)) {
+    let m: RegExpExecArray | null;
+    if (k === 'transformer.wte.weight') out['gpt_neox.embed_in.weight'] = v;
+    else if (k.startsWith('transformer.ln_f.')) out[`gpt_neox.final_layer_norm.${k.slice('transformer.ln_f.'.length)}`] = v;
+    else if (k === 'lm_head.weight') out['embed_out.weight'] = v;
+    else if ((m = /^transformer\.h\.(\d+)\.(.*)$/.exec(k))) {
+      const back = NEOX_LAYER.find(([, q]) => m![2].startsWith(q));
+      if (!back) throw new StateDictError(`toGPTNeoX: ${k} has no GPT-NeoX name`);
+      const hf = back[0].source.replace(/^\^/, '').replace(/\\\./g, '.');
+      out[`gpt_neox.layers.${m[1]}.${hf}${m[2].slice(back[1].length)}`] = v;
+    } else {
+      throw new StateDictError(`toGPTNeoX: ${k} has no GPT-NeoX name`);
+    }
+  }
+  return out;
+}
+
+/** The fields of an HF GPT-NeoX config.json that qkv reads. */
+export interface GPTNeoXConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size?: number;
+  max_position_embeddings: number;
+  rotary_pct?: number;
+  rotary_emb_base?: number;
+  use_parallel_residual?: boolean;
+  hidden_act?: string;
+  layer_norm_eps?: number;
+  tie_word_embeddings?: boolean;
+}
+
+/** A GPT configured as GPT-NeoX (rotary, head-interleaved, parallel residual) from an HF checkpoint. */
+export function gptFromGPTNeoX(sd: Record<string, Tensor>, config: GPTNeoXConfig): GPT {
+  const C = config.hidden_size;
+  if (config.intermediate_size !== undefined && config.intermediate_size !== 4 * C) {
+    throw new ArgumentError(`gptFromGPTNeoX: intermediate_size ${config.intermediate_size} is not 4 × hidden_size (${4 * C}), which qkv's GPT MLP assumes`);
+  }
+  const act = config.hidden_act ?? 'gelu';
+  if (act !== 'gelu' && act !== 'gelu_new') throw new ArgumentError(`gptFromGPTNeoX: hidden_act ${JSON.stringify(act)} is not supported (gelu or gelu_new)`);
+  const model = new GPT({
+    vocabSize: config.vocab_size, blockSize: config.max_position_embeddings, nLayer: config.num_hidden_layers,
+    nHead: config.num_attention_heads, nEmbd: C, bias: true, normFirst: true,
+    tieWeights: config.tie_word_embeddings ?? false, positional: 'rotary', rotaryPct: config.rotary_pct ?? 1,
+    rotaryBase: config.rotary_emb_base ?? 10000, parallelResidual: config.use_parallel_residual ?? true,
+    layout: 'head-interleaved', layerNormEps: config.layer_norm_eps ?? 1e-5, activation: act === 'gelu_new' ? 'gelu_tanh' : 'gelu',
+  });
+  model.loadStateDict(fromGPTNeoX(sd));
   return model;
 }

@@ -28,6 +28,7 @@ import { Dropout, GELU } from '../nn/activation.js';
 import { ModuleDict, ModuleList } from '../nn/container.js';
 import { HookPoint } from '../nn/hook-point.js';
 import { Attention, type AttentionCache, type AttentionStorage } from '../nn/attention.js';
+import type { QKVLayout } from '../nn/qkv-layout.js';
 import { tie } from '../nn/tie.js';
 import * as init from '../nn/init.js';
 import { AdamW } from '../optim/adam.js';
@@ -52,18 +53,33 @@ export interface GPTConfig {
   attention?: AttentionStorage;
   /** MLP activation: exact GELU (nanoGPT, default) or the tanh approximation (HF GPT-2's gelu_new). */
   activation?: 'gelu' | 'gelu_tanh';
+  /** Position information: a learned table wpe (GPT-2, default) or rotary embeddings in attention (GPT-NeoX). */
+  positional?: 'learned' | 'rotary';
+  /** Fraction of each head's features that rotate (GPT-NeoX's rotary_pct; Pythia uses 0.25). Default 1. */
+  rotaryPct?: number;
+  /** Rotary frequency base. Default 10000. */
+  rotaryBase?: number;
+  /** x + attn(ln_1(x)) + mlp(ln_2(x)) in one step (GPT-NeoX's use_parallel_residual). Default false. */
+  parallelResidual?: boolean;
+  /** Packing of the fused q, k, v projection. Default 'blocked' (nanoGPT, GPT-2); GPT-NeoX is 'head-interleaved'. */
+  layout?: QKVLayout;
+  /** LayerNorm epsilon. Default 1e-5. */
+  layerNormEps?: number;
 }
 
 export type ResolvedGPTConfig = Required<GPTConfig>;
 
 export function resolveGPTConfig(c: GPTConfig): ResolvedGPTConfig {
   const r: ResolvedGPTConfig = {
-    dropout: 0, bias: true, normFirst: true, tieWeights: true, attention: 'fused', activation: 'gelu', ...c,
+    dropout: 0, bias: true, normFirst: true, tieWeights: true, attention: 'fused', activation: 'gelu',
+    positional: 'learned', rotaryPct: 1, rotaryBase: 10000, parallelResidual: false, layout: 'blocked', layerNormEps: 1e-5, ...c,
   };
   for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
     if (!Number.isInteger(r[k]) || r[k] <= 0) throw new ArgumentError(`GPT: config.${k} must be a positive integer, got ${r[k]}`);
   }
   if (r.nEmbd % r.nHead !== 0) throw new ArgumentError(`GPT: nEmbd ${r.nEmbd} must be divisible by nHead ${r.nHead}`);
+  if (r.positional !== 'learned' && r.positional !== 'rotary') throw new ArgumentError(`GPT: positional must be 'learned' or 'rotary', got ${JSON.stringify(r.positional)}`);
+  if (r.parallelResidual && !r.normFirst) throw new ArgumentError('GPT: parallelResidual needs normFirst (pre-LN)');
   return r;
 }
 
@@ -105,23 +121,32 @@ export class Block extends Module {
   declare hook_mlp_out: HookPoint;
   declare hook_resid_post: HookPoint;
   readonly normFirst: boolean;
+  readonly parallelResidual: boolean;
 
   constructor(c: ResolvedGPTConfig) {
     super();
     this.normFirst = c.normFirst;
-    const C = c.nEmbd;
-    this.registerModule('ln_1', new LayerNorm(C, { bias: c.bias }));
+    this.parallelResidual = c.parallelResidual;
+    const C = c.nEmbd, D = C / c.nHead;
+    const rotaryDims = 2 * Math.floor((D * c.rotaryPct) / 2);
+    this.registerModule('ln_1', new LayerNorm(C, { bias: c.bias, eps: c.layerNormEps }));
     this.registerModule('attn', new Attention({
-      dim: C, heads: c.nHead, dimHead: C / c.nHead, storage: c.attention, qkvBias: c.bias, outBias: c.bias,
+      dim: C, heads: c.nHead, dimHead: D, storage: c.attention, layout: c.layout, qkvBias: c.bias, outBias: c.bias,
       dropout: c.dropout, causal: true, keys: 'nanogpt',
+      rotary: c.positional === 'rotary' ? { dims: rotaryDims, base: c.rotaryBase } : null,
     }));
-    this.registerModule('ln_2', new LayerNorm(C, { bias: c.bias }));
+    this.registerModule('ln_2', new LayerNorm(C, { bias: c.bias, eps: c.layerNormEps }));
     this.registerModule('mlp', new MLP(c));
     for (const h of ['hook_resid_pre', 'hook_attn_out', 'hook_resid_mid', 'hook_mlp_out', 'hook_resid_post']) this.registerModule(h, new HookPoint());
   }
 
   override forward(x: Tensor, cache?: AttentionCache): Tensor {
     x = this.hook_resid_pre.forward(x);
+    if (this.parallelResidual) {
+      const a = this.hook_attn_out.forward(this.attn.forward(this.ln_1.forward(x), { cache }));
+      const m = this.hook_mlp_out.forward(this.mlp.forward(this.ln_2.forward(x)));
+      return this.hook_resid_post.forward(x.add(a).add(m));
+    }
     if (this.normFirst) {
       x = this.hook_resid_mid.forward(x.add(this.hook_attn_out.forward(this.attn.forward(this.ln_1.forward(x), { cache }))));
       return this.hook_resid_post.forward(x.add(this.hook_mlp_out.forward(this.mlp.forward(this.ln_2.forward(x)))));
@@ -161,10 +186,10 @@ export class GPT extends Module {
     const h = new ModuleList(Array.from({ length: c.nLayer }, () => new Block(c)));
     this.registerModule('transformer', new ModuleDict<Module>({
       wte: new Embedding(c.vocabSize, c.nEmbd),
-      wpe: new Embedding(c.blockSize, c.nEmbd),
+      ...(c.positional === 'learned' ? { wpe: new Embedding(c.blockSize, c.nEmbd) } : {}),
       drop: new Dropout(c.dropout),
       h,
-      ln_f: new LayerNorm(c.nEmbd, { bias: c.bias }),
+      ln_f: new LayerNorm(c.nEmbd, { bias: c.bias, eps: c.layerNormEps }),
     }));
     this.registerModule('lm_head', new Linear(c.nEmbd, c.vocabSize, { bias: false }));
     this.registerModule('hook_embed', new HookPoint());
@@ -174,7 +199,8 @@ export class GPT extends Module {
   }
 
   get wte(): Embedding { return this.transformer.get('wte') as Embedding; }
-  get wpe(): Embedding { return this.transformer.get('wpe') as Embedding; }
+  /** The learned position table, or null with rotary embeddings. */
+  get wpe(): Embedding | null { return this.config.positional === 'learned' ? (this.transformer.get('wpe') as Embedding) : null; }
   get blocks(): ModuleList<Block> { return this.transformer.get('h') as ModuleList<Block>; }
   get lnF(): LayerNorm { return this.transformer.get('ln_f') as LayerNorm; }
 
@@ -208,10 +234,12 @@ export class GPT extends Module {
       throw new ShapeError(`GPT: cannot forward a sequence of length ${past + T}${past ? ` (${past} cached + ${T} new)` : ''}; the block size is only ${this.config.blockSize}`);
     }
     if (opts.cache && opts.cache.length !== this.config.nLayer) throw new ArgumentError(`GPT: the cache has ${opts.cache.length} layers, the model ${this.config.nLayer}; use model.createCache()`);
-    const pos = Tensor.arange(T, 'int64').add(past); // (T)
-    const tok = this.hook_embed.forward(this.wte.forward(idx)); // (B, T, C)
-    const posEmb = this.hook_pos_embed.forward(this.wpe.forward(pos)); // (T, C)
-    let x = (this.transformer.get('drop') as Dropout).forward(tok.add(posEmb));
+    let x = this.hook_embed.forward(this.wte.forward(idx)); // (B, T, C)
+    if (this.wpe) {
+      const pos = Tensor.arange(T, 'int64').add(past); // (T)
+      x = x.add(this.hook_pos_embed.forward(this.wpe.forward(pos))); // + (T, C)
+    }
+    x = (this.transformer.get('drop') as Dropout).forward(x);
     let i = 0;
     for (const block of this.blocks) x = block.forward(x, opts.cache?.[i++]);
     x = this.lnF.forward(x);
@@ -272,7 +300,7 @@ export class GPT extends Module {
   /** Parameters counted once (ties included); nanoGPT subtracts the position embeddings by default. */
   override numParameters(opts: { nonEmbedding?: boolean; trainableOnly?: boolean } = {}): number {
     const n = super.numParameters(opts);
-    return opts.nonEmbedding ? n - this.wpe.weight.numel() : n;
+    return opts.nonEmbedding && this.wpe ? n - this.wpe.weight.numel() : n;
   }
 
   /** nanoGPT's weight-decay split: tensors with ≥ 2 dims decay (matmuls, embeddings), the rest (biases, norms) do not. */

@@ -75,6 +75,11 @@ export interface AttentionOptions {
   dropout?: number;
   /** Each position attends only to itself and earlier ones. Default false. */
   causal?: boolean;
+  /**
+   * Rotary position embeddings (RoFormer; GPT-NeoX's rotate-half form) on the first `dims`
+   * features of every q and k head (NeoX's rotary_pct · D), with frequency base `base` (10000).
+   */
+  rotary?: { dims: number; base?: number } | null;
   /** Parameter names: vit-pytorch's (default) or nanoGPT's. */
   keys?: AttentionKeys;
   dtype?: DType;
@@ -131,6 +136,7 @@ export class Attention extends Module {
   readonly causal: boolean;
   readonly keys: AttentionKeys;
   readonly dtype: DType;
+  readonly rotary: { dims: number; base: number } | null;
   /** Set on a module returned by convert(): how faithful the conversion was. */
   conversionReport: ConversionReport | null = null;
 
@@ -143,7 +149,7 @@ export class Attention extends Module {
 
   constructor(opts: AttentionOptions) {
     super();
-    const { dim, heads = 8, dimHead = 64, storage = 'fused', layout = 'blocked', qkvBias = false, outBias = true, dropout = 0, causal = false, keys = 'vit', dtype = 'float32' } = opts;
+    const { dim, heads = 8, dimHead = 64, storage = 'fused', layout = 'blocked', qkvBias = false, outBias = true, dropout = 0, causal = false, keys = 'vit', dtype = 'float32', rotary = null } = opts;
     for (const [k, v] of [['dim', dim], ['heads', heads], ['dimHead', dimHead]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`Attention: ${k} must be a positive integer, got ${v}`);
     }
@@ -160,6 +166,15 @@ export class Attention extends Module {
     this.causal = causal;
     this.keys = keys;
     this.dtype = dtype;
+    if (rotary) {
+      if (!Number.isInteger(rotary.dims) || rotary.dims <= 0 || rotary.dims % 2 !== 0 || rotary.dims > dimHead) {
+        throw new ArgumentError(`Attention: rotary.dims must be an even integer in [2, dimHead = ${dimHead}], got ${rotary.dims}`);
+      }
+      if (storage === 'merged-qk') {
+        throw new ArgumentError("Attention: 'merged-qk' storage cannot use rotary embeddings: the rotation depends on the positions of q and k, so W_Q W_Kᵀ cannot absorb it into one matrix");
+      }
+    }
+    this.rotary = rotary ? { dims: rotary.dims, base: rotary.base ?? 10000 } : null;
     const C = dim, HD = heads * dimHead, n = NAMES[keys];
     if (storage === 'fused') {
       this.registerModule(n.qkv, new Linear(C, 3 * HD, { bias: qkvBias, dtype }));
@@ -257,6 +272,11 @@ export class Attention extends Module {
     } else {
       if (this.storage === 'fused') [q, k, v] = splitHeads(this.linear('qkv').forward(x), H, this.layout);
       else [q, k, v] = (['q', 'k', 'v'] as const).map((r) => toHeads(this.linear(r).forward(x)));
+      if (this.rotary) {
+        const past = opts.cache?.k ? opts.cache.k.shape[2] : 0;
+        q = this.rotate(q, past);
+        k = this.rotate(k, past);
+      }
       q = hooked(this.hook_q, q);
       k = hooked(this.hook_k, k);
       v = hooked(this.hook_v, v);
@@ -297,6 +317,32 @@ export class Attention extends Module {
     z = hooked(this.hook_z, z);
     const y = this.outProj.forward(mergeHeads(z)); // (B, T, H·D) → (B, T, C)
     return (this.residDropout.forward as (t: Tensor) => Tensor)(y);
+  }
+
+  /**
+   * Rotary embedding of x (B, H, T, D) at positions past … past+T−1, GPT-NeoX's form: with
+   * θ_j = base^(−2j/R) and the first R features split in halves (x₁, x₂),
+   * x ↦ (x₁ cos − x₂ sin, x₂ cos + x₁ sin) per position; features R… pass through.
+   */
+  private rotate(x: Tensor, past: number): Tensor {
+    const { dims: R, base } = this.rotary!;
+    const T = x.shape[2], D = x.shape[3];
+    const table = new Float64Array(T * R * 2);
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < R / 2; j++) {
+        const angle = (past + t) * Math.pow(base, (-2 * j) / R);
+        for (const half of [0, R / 2]) {
+          table[t * R + j + half] = Math.cos(angle);
+          table[T * R + t * R + j + half] = Math.sin(angle);
+        }
+      }
+    }
+    const trig = Tensor.fromTypedArray(table, [2, T, R], 'float64').to(x.dtype);
+    const cos = trig.select(0, 0), sin = trig.select(0, 1); // (T, R)
+    const xr = x.narrow(-1, 0, R);
+    const rotated = cat([xr.narrow(-1, R / 2, R / 2).neg(), xr.narrow(-1, 0, R / 2)], -1); // rotate_half
+    const out = xr.mul(cos).add(rotated.mul(sin));
+    return R === D ? out : cat([out, x.narrow(-1, R, D - R)], -1);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -402,6 +448,7 @@ export class Attention extends Module {
     const target = new Attention({
       dim: this.dim, heads: this.heads, dimHead: this.dimHead, storage, layout: opts.layout ?? this.layout,
       qkvBias: this.qkvBias, outBias: this.outBias, dropout: this.dropoutP, causal: this.causal, keys: this.keys, dtype: this.dtype,
+      rotary: this.rotary,
     });
     target.train(this.training);
     const report: ConversionReport = { exact: true, heads: [], maxRelativeError: 0 };
@@ -458,7 +505,7 @@ export class Attention extends Module {
   }
 
   override extraRepr(): string {
-    return `dim=${this.dim}, heads=${this.heads}, dim_head=${this.dimHead}, storage='${this.storage}'${this.storage === 'fused' ? `, layout='${this.layout}'` : ''}${this.causal ? ', causal=True' : ''}`;
+    return `dim=${this.dim}, heads=${this.heads}, dim_head=${this.dimHead}, storage='${this.storage}'${this.storage === 'fused' ? `, layout='${this.layout}'` : ''}${this.causal ? ', causal=True' : ''}${this.rotary ? `, rotary_dims=${this.rotary.dims}` : ''}`;
   }
 }
 

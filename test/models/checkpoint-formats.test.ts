@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { io, manualSeed, models, randint, tensor } from '../../src/index.js';
-import { fromHFGPT2, gptFromHFGPT2, gptFromNanoGPT, inferGPTConfig, toHFGPT2 } from '../../src/io/key-maps.js';
+import { fromHFGPT2, gptFromGPTNeoX, gptFromHFGPT2, gptFromNanoGPT, inferGPTConfig, toGPTNeoX, toHFGPT2 } from '../../src/io/key-maps.js';
 import { assertClose, loadFixture } from '../helpers/assert.js';
 
 test('an HF GPT-2 checkpoint (Conv1D weights, buffers, no lm_head) gives PyTorch\'s logits', () => {
@@ -48,4 +48,25 @@ test('a GPT round-trips through HF-named safetensors files', () => {
   const q = fromHFGPT2(hf);
   assert.equal(q['lm_head.weight'], q['transformer.wte.weight'], 'a missing lm_head is tied to wte');
   fs.rmSync(dir, { recursive: true });
+});
+
+test('GPT-NeoX / Pythia checkpoints (interleaved QKV, partial rotary, parallel or sequential residual) give PyTorch\'s logits', () => {
+  const { tensors, metadata } = loadFixture('hf-neox.safetensors');
+  const configs = JSON.parse(metadata.configs);
+  for (const name of ['pythia', 'sequential']) {
+    const sd = Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(`${name}.`) && !k.startsWith(`${name}.ref.`)).map(([k, v]) => [k.slice(name.length + 1), v]));
+    const g = gptFromGPTNeoX(sd, configs[name]);
+    assert.equal(g.config.layout, 'head-interleaved');
+    assert.equal(g.blocks[0].attn.rotary!.dims, name === 'pythia' ? 2 : 4);
+    assertClose(g.forward(tensors[`${name}.ref.idx`]).logits, tensors[`${name}.ref.logits`], { rtol: 1e-4, atol: 1e-5 }, `${name} logits`);
+    // Back to NeoX names: every parameter, same tensors.
+    const back = toGPTNeoX(g.stateDict());
+    const params = Object.keys(sd).filter((k) => !/attention\.(bias|masked_bias|rotary_emb)/.test(k)).sort();
+    assert.deepEqual(Object.keys(back).sort(), params);
+    for (const k of params) assertClose(back[k], sd[k], { rtol: 0, atol: 0 }, k);
+    // Generation with the KV cache is consistent with recomputation under rotary positions.
+    g.eval();
+    const p = tensors[`${name}.ref.idx`].narrow(1, 0, 3);
+    assert.deepEqual(g.generate(p, 6, { temperature: 0 }).toArray(), g.generate(p, 6, { temperature: 0, useCache: false }).toArray());
+  }
 });
