@@ -22,6 +22,7 @@ export { cat, stack } from './ops/shape.js';
 export { where } from './ops/elementwise.js';
 export { matmul, bmm } from './ops/matmul.js';
 export { backend, setBackend, availableBackends } from './backend/index.js';
+export { setNumThreads, getNumThreads, nativeStatus } from './backend/index.js';
 export * as F from './nn/functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

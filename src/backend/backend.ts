@@ -8,7 +8,8 @@
  *
  * The set is small on purpose (tinygrad's lesson): elementwise maps, one reduction entry, strided
  * copy, batched matmul, row gather/scatter-add, and the fused ops that are worth a kernel of their
- * own (softmax, layer norm, cross-entropy). Everything else is composed in ops/.
+ * own (softmax, layer norm, cross-entropy, attention, the Adam step). Everything else is composed
+ * in ops/.
  */
 import type { DType, TypedArray } from '../dtype.js';
 
@@ -126,4 +127,25 @@ export interface Backend {
    *   p ← p − lr/(1−β₁ᵗ) · m / (√v̂/√(1−β₂ᵗ) + eps)
    */
   adamStep(param: View, grad: View, expAvg: View, expAvgSq: View, maxExpAvgSq: View | null, hp: AdamHyper): void;
+
+  /**
+   * Fused scaled-dot-product attention (the reference in ts/attention.ts is the specification):
+   * out_i = Σ_j softmax_j(scale·q_i·k_j + mask_ij) v_j, with keys j > i excluded when `causal`
+   * (top-left aligned, as PyTorch), and lse_i the log-sum-exp of row i's scores (saved for the
+   * backward). A row with every key masked gives out NaN and lse −inf.
+   *
+   * q is [...B, L, D], k [...B, S, D], v [...B, S, Dv], all with any strides (batch dims already
+   * broadcast, stride 0 allowed); mask is null or an additive float view broadcast to
+   * [...B, L, S]; out is contiguous [...B, L, Dv] and lse contiguous [...B, L].
+   */
+  attention(q: View, k: View, v: View, mask: View | null, causal: boolean, scale: number, out: View, lse: View): void;
+  /**
+   * Gradients of attention given the forward's out and lse and the upstream gOut
+   * ([...B, L, Dv], any strides), written (not accumulated) into contiguous gq [...B, L, D],
+   * gk [...B, S, D] and gv [...B, S, Dv] of the batch-expanded shapes.
+   */
+  attentionBackward(
+    q: View, k: View, v: View, mask: View | null, causal: boolean, scale: number, out: View, lse: View,
+    gOut: View, gq: View, gk: View, gv: View,
+  ): void;
 }

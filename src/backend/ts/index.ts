@@ -7,6 +7,7 @@ import { binary, copy, unary, where } from './elementwise.js';
 import { reduce } from './reduce.js';
 import { matmul } from './matmul.js';
 import { adamStep } from './optim.js';
+import { attention, attentionBackward } from './attention.js';
 import {
   crossEntropy, crossEntropyBackward, indexAdd, indexSelect, layerNorm, layerNormBackward, softmax, softmaxBackward,
 } from './fused.js';
@@ -28,4 +29,6 @@ export const tsBackend: Backend = {
   crossEntropy,
   crossEntropyBackward,
   adamStep,
+  attention,
+  attentionBackward,
 };
