@@ -31,3 +31,4 @@ export * as inspect from './inspect/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
 export * as io from './io/index.js';
+export { saveModule, loadModule } from './nn/serialization.js';

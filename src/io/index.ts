@@ -13,3 +13,4 @@
 export { load, save, MAX_HEADER_BYTES, MAX_TENSOR_BYTES, TIES_METADATA_KEY } from './safetensors.js';
 export type { LoadOptions, LoadResult, SaveOptions, FileDType } from './safetensors.js';
 export { loadFile, saveFile, writeFileAtomic } from './files.js';
+export { fromNanoGPT, fromHFGPT2, toHFGPT2, fromGPTNeoX, toGPTNeoX } from './key-maps.js';

@@ -1,3 +1,5 @@
 /** models: complete networks built from nn. */
 export { GPT, Block, MLP, resolveGPTConfig } from './gpt.js';
 export type { GPTConfig, ResolvedGPTConfig, GPTOutput, GenerateOptions } from './gpt.js';
+export { inferGPTConfig, gptFromNanoGPT, gptFromHFGPT2, gptFromGPTNeoX } from './pretrained.js';
+export type { GPTNeoXConfig } from './pretrained.js';

@@ -21,6 +21,7 @@ export { HookPoint } from './hook-point.js';
 export { splitHeads, packHeads, mergeHeads, convertPackedLayout, perHeadWeights, fromConv1D, toConv1D, QKV_LAYOUTS } from './qkv-layout.js';
 export type { QKVLayout } from './qkv-layout.js';
 export { deepCopy } from './copy.js';
+export { saveModule, loadModule, findTies } from './serialization.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
 export * as utils from './utils.js';

@@ -6,10 +6,10 @@
  */
 import { StateDictError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Module, LoadResult as ModuleLoadResult } from '../nn/module.js';
-import { Parameter } from '../nn/parameter.js';
-import { loadFile, saveFile } from './files.js';
-import { TIES_METADATA_KEY, type LoadOptions } from './safetensors.js';
+import type { Module, LoadResult as ModuleLoadResult } from './module.js';
+import { Parameter } from './parameter.js';
+import { loadFile, saveFile } from '../io/files.js';
+import { TIES_METADATA_KEY, type LoadOptions } from '../io/safetensors.js';
 
 /** alias → target for state-dict keys that are views of the same memory (the first key is the target). */
 export function findTies(sd: Record<string, Tensor>): Record<string, string> {

@@ -20,7 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { defaultGenerator } from '../tensor/random.js';
 import { GPT, type GPTConfig } from '../models/gpt.js';
 import { loadFile, saveFile, writeFileAtomic } from '../io/files.js';
-import { loadModule, saveModule } from '../io/module-file.js';
+import { loadModule, saveModule } from '../nn/serialization.js';
 import { CharTokenizer } from '../data/char-tokenizer.js';
 import type { TextData } from '../data/text-dataset.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { io, manualSeed, models, randint, tensor } from '../../src/index.js';
-import { fromHFGPT2, gptFromGPTNeoX, gptFromHFGPT2, gptFromNanoGPT, inferGPTConfig, toGPTNeoX, toHFGPT2 } from '../../src/io/key-maps.js';
+import { fromHFGPT2, toGPTNeoX, toHFGPT2 } from '../../src/io/key-maps.js';
+import { gptFromGPTNeoX, gptFromHFGPT2, gptFromNanoGPT, inferGPTConfig } from '../../src/models/pretrained.js';
 import { assertClose, loadFixture } from '../helpers/assert.js';
 
 test('an HF GPT-2 checkpoint (Conv1D weights, buffers, no lm_head) gives PyTorch\'s logits', () => {

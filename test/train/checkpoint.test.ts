@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { manualSeed, models, tensor } from '../../src/index.js';
 import { charDatasetFromText } from '../../src/data/index.js';
 import { Trainer, saveCheckpoint, resumeTrainer, loadCheckpointModel, latestCheckpoint } from '../../src/train/index.js';
-import { saveModule, loadModule } from '../../src/io/module-file.js';
+import { saveModule, loadModule } from '../../src/nn/serialization.js';
 import { loadFile } from '../../src/io/files.js';
 import { assertClose } from '../helpers/assert.js';
 
