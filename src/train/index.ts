@@ -2,3 +2,5 @@
 export { Trainer, DEFAULT_TRAIN_OPTIONS } from './trainer.js';
 export type { TrainOptions, StepRecord, EvalRecord } from './trainer.js';
 export { saveCheckpoint, resumeTrainer, loadCheckpointModel, readCheckpointInfo, latestCheckpoint, CHECKPOINT_FORMAT } from './checkpoint.js';
+export { exportToPyTorch, importFromPyTorch, trainPyPath, EXPORT_FORMAT } from './export.js';
+export type { ExportConfig } from './export.js';

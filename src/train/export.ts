@@ -1,0 +1,96 @@
+/**
+ * Scale-out: hand a qkv model (or a training checkpoint) to PyTorch, and take it back.
+ *
+ * exportToPyTorch(dir, …) writes
+ *   model.safetensors       the weights, PyTorch/nanoGPT names, ties once
+ *   config.json             model config, train options, tokenizer, step (the format below)
+ *   optimizer.safetensors   AdamW state by parameter name (from a checkpoint), so training continues
+ *   data.safetensors        the token streams `train` and `val` (int32)
+ *   train.py                a self-contained PyTorch script: rebuilds the same model, continues
+ *                           training on one process or under torchrun (DDP; FSDP with --fsdp),
+ *                           and writes the result in this same layout to --out
+ * importFromPyTorch(dir) loads such a folder (exported, or written back by train.py) as a GPT.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ArgumentError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { GPT, type ResolvedGPTConfig } from '../models/gpt.js';
+import { saveFile, writeFileAtomic } from '../io/files.js';
+import { loadModule, saveModule } from '../nn/serialization.js';
+import { CharTokenizer } from '../data/char-tokenizer.js';
+import type { TextData } from '../data/text-dataset.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type Trainer } from './trainer.js';
+
+export const EXPORT_FORMAT = 'qkv-pytorch-export/1';
+
+export interface ExportConfig {
+  format: string;
+  model: ResolvedGPTConfig;
+  train: TrainOptions;
+  tokenizer: ReturnType<CharTokenizer['toJSON']> | null;
+  dataSource: string | null;
+  /** Optimizer steps already taken (the schedule continues from here). */
+  step: number;
+}
+
+/** The train.py that ships with qkv (kept as a real Python file beside this module's source). */
+export function trainPyPath(): string {
+  return new URL('../../src/train/train.py', import.meta.url).pathname;
+}
+
+/**
+ * Writes the export folder for `model`; pass `trainer` to carry its step, options and optimizer
+ * state, and `data` to include tokens for train.py to train on.
+ */
+export function exportToPyTorch(dir: string, model: GPT, opts: { trainer?: Trainer; data?: TextData } = {}): string[] {
+  const { trainer } = opts;
+  const data = opts.data ?? trainer?.data;
+  fs.mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const file = (name: string) => {
+    written.push(name);
+    return path.join(dir, name);
+  };
+  saveModule(file('model.safetensors'), model, { format: 'pt' });
+  const cfg: ExportConfig = {
+    format: EXPORT_FORMAT,
+    model: model.config,
+    train: trainer?.opts ?? DEFAULT_TRAIN_OPTIONS,
+    tokenizer: data ? data.tokenizer.toJSON() : null,
+    dataSource: data?.source ?? null,
+    step: trainer?.step ?? 0,
+  };
+  writeFileAtomic(file('config.json'), (fd) => fs.writeSync(fd, `${JSON.stringify(cfg, null, 1)}\n`));
+  if (trainer && trainer.optimizer.state.size > 0) {
+    const names = new Map([...model.namedParameters()].map(([n, p]) => [p as Tensor, n]));
+    const tensors: Record<string, Tensor> = {};
+    let step = 0;
+    for (const [p, s] of trainer.optimizer.state) {
+      const name = names.get(p);
+      if (!name) continue;
+      tensors[`${name}.exp_avg`] = s.exp_avg as Tensor;
+      tensors[`${name}.exp_avg_sq`] = s.exp_avg_sq as Tensor;
+      step = s.step as number;
+    }
+    saveFile(file('optimizer.safetensors'), tensors, { step: String(step) });
+  }
+  if (data) {
+    const toTensor = (a: Int32Array) => Tensor.fromTypedArray(a, [a.length], 'int32');
+    saveFile(file('data.safetensors'), { train: toTensor(data.train), val: toTensor(data.val) }, { source: data.source });
+  }
+  fs.copyFileSync(trainPyPath(), file('train.py'));
+  fs.chmodSync(path.join(dir, 'train.py'), 0o755);
+  return written;
+}
+
+/** Loads an export folder (or the --out folder train.py writes) as a GPT with its tokenizer. */
+export function importFromPyTorch(dir: string): { model: GPT; tokenizer: CharTokenizer | null; config: ExportConfig } {
+  const cfgFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(cfgFile)) throw new ArgumentError(`importFromPyTorch: ${dir} has no config.json (expected a folder written by qkv export or by its train.py)`);
+  const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as ExportConfig;
+  if (config.format !== EXPORT_FORMAT) throw new ArgumentError(`importFromPyTorch: ${cfgFile} has format ${JSON.stringify(config.format)}, expected ${EXPORT_FORMAT}`);
+  const model = new GPT(config.model);
+  loadModule(model, path.join(dir, 'model.safetensors'));
+  return { model, tokenizer: config.tokenizer ? CharTokenizer.fromJSON(config.tokenizer) : null, config };
+}
