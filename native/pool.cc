@@ -1,11 +1,13 @@
 // A small persistent thread pool: nthreads − 1 workers plus the calling thread.
 //
-// parallel_for publishes a job (function, context, task count) and bumps a generation counter;
-// workers spin on it briefly (ops arrive microseconds apart during training) and then sleep on a
-// condition variable. Tasks are claimed with an atomic counter, so a slow or descheduled core
-// simply takes fewer of them. The caller returns once every worker has checked out of the job.
-// One job runs at a time: a second caller (another worker_thread's addon instance, or a nested
-// call from inside a task) runs its tasks serially instead of waiting.
+// parallel_for publishes a job (function, context, task count) under a new tag and wakes the
+// workers, which spin briefly (ops arrive microseconds apart during training) and then sleep on
+// a condition variable. Tasks are claimed with a compare-and-swap on one 64-bit word holding
+// (tag, next task index): a claim succeeds only while its job is live, so the caller can return
+// as soon as every task is *done*, without waiting for workers that never woke up — on a
+// shared, busy machine a descheduled worker costs nothing, it simply takes no tasks. One job runs
+// at a time: a second caller (a nested call from inside a task, or another thread) runs its
+// tasks serially instead.
 #include "qkv.h"
 
 #include <atomic>
@@ -28,11 +30,11 @@ struct Pool {
   std::vector<std::thread> workers;
   std::mutex m;
   std::condition_variable cv;
-  std::atomic<uint64_t> gen{0};
-  std::atomic<int64_t> next{0};
-  std::atomic<int> active{0};
+  // (tag << 32) | next task index; the tag changes with every job.
+  std::atomic<uint64_t> word{0};
+  std::atomic<int64_t> done{0};
   std::atomic<int> sleepers{0};
-  int64_t ntasks = 0;
+  std::atomic<int64_t> ntasks{0};
   void* ctx = nullptr;
   TaskFn fn = nullptr;
   bool stop = false;
@@ -45,38 +47,44 @@ struct Pool {
 Pool* pool = new Pool();
 thread_local bool in_task = false;
 
-constexpr auto SPIN = std::chrono::microseconds(300);
+constexpr auto SPIN = std::chrono::microseconds(200);
+
+// Claims and runs tasks of the job tagged `tag` until none are left (or the job is over).
+void work(Pool* p, uint32_t tag, int id) {
+  uint64_t w = p->word.load(std::memory_order_acquire);
+  for (;;) {
+    if ((uint32_t)(w >> 32) != tag) return;
+    const int64_t t = (int64_t)(uint32_t)w;
+    if (t >= p->ntasks.load(std::memory_order_relaxed)) return;
+    if (!p->word.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // The claim succeeded, so the job is live: its fields are this job's.
+    p->fn(p->ctx, t, id);
+    p->done.fetch_add(1, std::memory_order_acq_rel);
+    w = p->word.load(std::memory_order_acquire);
+  }
+}
 
 void worker_main(Pool* p, int id) {
-  uint64_t seen = p->gen.load(std::memory_order_acquire);
+  uint32_t seen = (uint32_t)(p->word.load(std::memory_order_acquire) >> 32);
   for (;;) {
-    // Spin for a while, then sleep until the generation changes.
     auto t0 = std::chrono::steady_clock::now();
     uint32_t spins = 0;
-    while (p->gen.load(std::memory_order_acquire) == seen) {
+    uint32_t tag;
+    while ((tag = (uint32_t)(p->word.load(std::memory_order_acquire) >> 32)) == seen) {
       QKV_PAUSE();
       if ((++spins & 255) == 0 && std::chrono::steady_clock::now() - t0 > SPIN) {
         std::unique_lock<std::mutex> lk(p->m);
         p->sleepers.fetch_add(1);
-        p->cv.wait(lk, [&] { return p->stop || p->gen.load(std::memory_order_acquire) != seen; });
+        p->cv.wait(lk, [&] { return p->stop || (uint32_t)(p->word.load(std::memory_order_acquire) >> 32) != seen; });
         p->sleepers.fetch_sub(1);
-        break;
+        if (p->stop) return;
+        t0 = std::chrono::steady_clock::now();
       }
     }
-    {
-      // stop is only written under the mutex.
-      std::lock_guard<std::mutex> lk(p->m);
-      if (p->stop) return;
-    }
-    seen = p->gen.load(std::memory_order_acquire);
+    seen = tag;
     in_task = true;
-    for (;;) {
-      int64_t t = p->next.fetch_add(1, std::memory_order_relaxed);
-      if (t >= p->ntasks) break;
-      p->fn(p->ctx, t, id);
-    }
+    work(p, tag, id);
     in_task = false;
-    p->active.fetch_sub(1, std::memory_order_release);
   }
 }
 
@@ -109,28 +117,25 @@ void set_num_threads(int n) {
 void parallel_for(int64_t ntasks, void* ctx, TaskFn fn) {
   if (ntasks <= 0) return;
   Pool* p = pool;
-  if (ntasks == 1 || p->nthreads <= 1 || in_task || !p->call.try_lock()) {
+  if (ntasks == 1 || p->nthreads <= 1 || in_task || ntasks >= (int64_t)UINT32_MAX || !p->call.try_lock()) {
     for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
     return;
   }
-  p->ntasks = ntasks;
-  p->ctx = ctx;
+  // Publish: fields first, then the new tag with index 0 (release).
+  const uint32_t tag = (uint32_t)(p->word.load(std::memory_order_relaxed) >> 32) + 1;
   p->fn = fn;
-  p->next.store(0, std::memory_order_relaxed);
-  p->active.store((int)p->workers.size(), std::memory_order_relaxed);
+  p->ctx = ctx;
+  p->ntasks.store(ntasks, std::memory_order_relaxed);
+  p->done.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lk(p->m);
-    p->gen.fetch_add(1, std::memory_order_release);
+    p->word.store((uint64_t)tag << 32, std::memory_order_release);
   }
   if (p->sleepers.load() > 0) p->cv.notify_all();
   in_task = true;
-  for (;;) {
-    int64_t t = p->next.fetch_add(1, std::memory_order_relaxed);
-    if (t >= ntasks) break;
-    fn(ctx, t, 0);
-  }
+  work(p, tag, 0);
   in_task = false;
-  while (p->active.load(std::memory_order_acquire) > 0) QKV_PAUSE();
+  while (p->done.load(std::memory_order_acquire) < ntasks) QKV_PAUSE();
   p->call.unlock();
 }
 

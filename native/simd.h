@@ -17,6 +17,8 @@
 //            NaN for NaN; exp(-inf) = 0 exactly (masked softmax entries are exact zeros).
 //   vselect(m, a, b) = m ? a : b lane by lane.
 //   vfma(a, b, c) = a·b + c (fused where the hardware has it).
+//   vtranspose(r): r[0..W) is a W×W block, transposed in place; vload_n / vstore_n move the
+//   first n ≤ W lanes and never touch memory beyond them.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -101,6 +103,39 @@ QKV_INLINE vf vpow2i(vf n) {
 }
 QKV_INLINE vf vround(vf x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 QKV_INLINE void vprefetch(const void* p) { _mm_prefetch((const char*)p, _MM_HINT_T0); }
+// Stores the first n (0 ≤ n ≤ W) lanes; loads the first n lanes (the rest 0) without
+// touching memory past p + n.
+// (Plain 4/2/1-float stores: vmaskmovps stores are microcoded and slow on AMD Zen.)
+QKV_INLINE void vstore_n(float* p, vf x, int n) {
+  if (n >= 8) { _mm256_storeu_ps(p, x); return; }
+  __m128 v = _mm256_castps256_ps128(x);
+  if (n >= 4) { _mm_storeu_ps(p, v); v = _mm256_extractf128_ps(x, 1); p += 4; n -= 4; }
+  if (n >= 2) { _mm_storel_pi((__m64*)p, v); v = _mm_movehl_ps(v, v); p += 2; n -= 2; }
+  if (n >= 1) _mm_store_ss(p, v);
+}
+QKV_INLINE vf vload_n(const float* p, int n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx));
+}
+// Transposes the W×W block held in r[0..W) (r[i] lane j ← r[j] lane i).
+QKV_INLINE void vtranspose(vf* r) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
 
 #elif defined(QKV_ISA_SCALAR)
 
@@ -160,6 +195,9 @@ QKV_INLINE vf vpow2i(vf n) {
 }
 QKV_INLINE vf vround(vf x) { return nearbyintf(x); }
 QKV_INLINE void vprefetch(const void*) {}
+QKV_INLINE void vstore_n(float* p, vf x, int n) { if (n > 0) *p = x; }
+QKV_INLINE vf vload_n(const float* p, int n) { return n > 0 ? *p : 0.0f; }
+QKV_INLINE void vtranspose(vf*) {}
 
 #else
 #error "simd.h: define QKV_ISA_AVX2 or QKV_ISA_SCALAR before including it"

@@ -140,12 +140,13 @@ export class MultiheadAttention extends Module {
     const v = heads(linear(v0, wv, bv), S);
 
     const mask = this.combinedMask(opts.attnMask ?? null, opts.keyPaddingMask ?? null, isCausal, B, L, S, q.dtype, batched);
-    const { out, weights } = attention(q, k, v, { attnMask: mask, dropoutP: this.dropout, training: this.training });
+    // The weights are computed only when read (the fused kernel never forms them).
+    const att = attention(q, k, v, { attnMask: mask, dropoutP: this.dropout, training: this.training });
     // (B, H, L, D) → (B, L, E)
-    let y = this.out_proj.forward(out.transpose(1, 2).reshape([B, L, E]));
+    let y = this.out_proj.forward(att.out.transpose(1, 2).reshape([B, L, E]));
     y = !batched ? y.squeeze(0) : this.batchFirst ? y : y.transpose(0, 1);
     if (!needWeights) return [y, null];
-    let w = averageAttnWeights ? weights.mean(1) : weights; // (B, L, S) or (B, H, L, S)
+    let w = averageAttnWeights ? att.weights.mean(1) : att.weights; // (B, L, S) or (B, H, L, S)
     if (!batched) w = w.squeeze(0);
     return [y, w];
   }
