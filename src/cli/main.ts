@@ -4,16 +4,24 @@
  */
 import { QkvError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { helpText, parseArgs, type CommandSpec, type Parsed } from './args.js';
+import * as lab from './lab.js';
+import * as train from './train.js';
+import * as sample from './sample.js';
+import * as doctor from './doctor.js';
+import * as exportCmd from './export.js';
 
-export interface Command {
-  summary: string;
-  run(args: string[]): Promise<number> | number;
+interface Command {
+  spec: CommandSpec;
+  run(p: Parsed): Promise<number> | number;
 }
 
-const COMMANDS: Record<string, Command> = {};
+const COMMANDS: Record<string, Command> = {
+  lab, train, sample, doctor, export: exportCmd,
+};
 
 function usage(): string {
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.spec.summary}`);
   return [
     `qkv ${VERSION} — a TypeScript transformer workbench`,
     '',
@@ -43,11 +51,15 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`qkv: unknown command ${JSON.stringify(name)}; run \`qkv --help\` for the list`);
     return 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(helpText(cmd.spec));
+    return 0;
+  }
   try {
-    return await cmd.run(rest);
+    return await cmd.run(parseArgs(cmd.spec, rest));
   } catch (err) {
     if (debug) console.error(err);
-    else console.error(`qkv ${name}: ${err instanceof QkvError ? err.message : String((err as Error)?.message ?? err)}${debug ? '' : ' (rerun with --debug for the stack trace)'}`);
+    else console.error(`qkv ${name}: ${err instanceof QkvError ? err.message : String((err as Error)?.message ?? err)} (rerun with --debug for the stack trace)`);
     return 1;
   }
 }

@@ -312,6 +312,15 @@ export class GPT extends Module {
     ];
   }
 
+  /**
+   * Metadata recorded with the weights when a GPT is saved: the model config and the packing of
+   * its fused q, k, v projections, so a loader (and `qkv doctor`) can check that the weights are
+   * read the way they were written.
+   */
+  checkpointMetadata(): Record<string, string> {
+    return { format: 'pt', 'qkv.model': 'GPT', 'qkv.layout': this.config.layout, 'qkv.config': JSON.stringify(this.config) };
+  }
+
   /** AdamW over weightDecayGroups (nanoGPT's configure_optimizers). */
   configureOptimizers(opts: { weightDecay?: number; lr?: number; betas?: [number, number] } = {}): AdamW {
     const { weightDecay = 0.1, lr = 6e-4, betas = [0.9, 0.95] } = opts;

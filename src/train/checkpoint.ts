@@ -56,7 +56,7 @@ export function saveCheckpoint(trainer: Trainer, dir: string): string {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
   try {
-    saveModule(path.join(tmp, 'model.safetensors'), trainer.model, { format: 'pt' });
+    saveModule(path.join(tmp, 'model.safetensors'), trainer.model, trainer.model.checkpointMetadata());
     const sd = trainer.optimizer.stateDict();
     const tensors: Record<string, Tensor> = {};
     const scalars: Record<string, Record<string, number>> = {};

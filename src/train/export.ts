@@ -52,7 +52,7 @@ export function exportToPyTorch(dir: string, model: GPT, opts: { trainer?: Train
     written.push(name);
     return path.join(dir, name);
   };
-  saveModule(file('model.safetensors'), model, { format: 'pt' });
+  saveModule(file('model.safetensors'), model, model.checkpointMetadata());
   const cfg: ExportConfig = {
     format: EXPORT_FORMAT,
     model: model.config,
