@@ -30,5 +30,6 @@ export * as models from './models/index.js';
 export * as inspect from './inspect/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';
+export * as lab from './lab/index.js';
 export * as io from './io/index.js';
 export { saveModule, loadModule } from './nn/serialization.js';
