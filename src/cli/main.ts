@@ -10,6 +10,7 @@ import * as train from './train.js';
 import * as sample from './sample.js';
 import * as doctor from './doctor.js';
 import * as exportCmd from './export.js';
+import * as bench from './bench.js';
 
 interface Command {
   spec: CommandSpec;
@@ -17,7 +18,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  lab, train, sample, doctor, export: exportCmd,
+  lab, train, sample, doctor, bench, export: exportCmd,
 };
 
 function usage(): string {

@@ -18,7 +18,7 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-cli-'));
 test('qkv --help lists the commands; every command has --help', () => {
   const h = qkv('--help');
   assert.equal(h.status, 0);
-  for (const c of ['lab', 'train', 'sample', 'doctor', 'export']) {
+  for (const c of ['lab', 'train', 'sample', 'doctor', 'bench', 'export']) {
     assert.match(h.stdout, new RegExp(`\\n  ${c} `));
     const ch = qkv(c, '--help');
     assert.equal(ch.status, 0);
@@ -76,4 +76,12 @@ test('qkv lab --quick --only writes the report and prints the verdict', () => {
   assert.match(r.stdout, /Report: .*report\.html/);
   assert.ok(fs.existsSync(path.join(dir, 'report.html')));
   fs.rmSync(dir, { recursive: true });
+});
+
+test('qkv bench prints the table (a tiny GEMM row, without PyTorch)', () => {
+  const r = qkv('bench', '--only', 'gemm', '--sizes', '64', '--steps', '2', '--warmup', '1', '--no-torch');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /GEMM \(square, float32\)\s+threads\s+qkv GFLOP\/s/);
+  assert.match(r.stdout, /n = 64\s+1\s+[\d.]+/);
+  assert.match(r.stdout, /PyTorch not run/);
 });
