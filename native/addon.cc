@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <string>
+#include <atomic>
 #include <thread>
 #if defined(__linux__)
 #include <sched.h>
@@ -563,6 +564,44 @@ ENTRY(GetNumThreads) {
   return r;
 }
 
+// poolSelfTest(jobs): runs `jobs` small parallel_for jobs of 2–8 tasks, each with its own
+// context, and counts tasks that ran other than exactly once for their own job (0 = correct).
+struct SelfTestCtx {
+  int64_t n;
+  std::atomic<int>* hits;
+  std::atomic<int64_t>* bad;
+};
+
+void self_test_task(void* c, int64_t t, int) {
+  SelfTestCtx* x = static_cast<SelfTestCtx*>(c);
+  if (t < 0 || t >= x->n) { x->bad->fetch_add(1); return; }
+  x->hits[t].fetch_add(1);
+  volatile int64_t s = 0;
+  for (int64_t i = 0; i < (t * 37) % 200; i++) s += i;
+}
+
+ENTRY(PoolSelfTest) {
+  return guarded(env, "poolSelfTest", [&]() -> napi_value {
+    size_t argc = 1;
+    napi_value argv[1];
+    CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    double jobs = 0;
+    if (argc < 1 || napi_get_value_double(env, argv[0], &jobs) != napi_ok || jobs < 0) throw Fail{"poolSelfTest: expects a job count"};
+    std::atomic<int64_t> bad{0};
+    for (int64_t j = 0; j < (int64_t)jobs; j++) {
+      std::atomic<int> hits[8];
+      for (auto& h : hits) h.store(0);
+      SelfTestCtx ctx{2 + j % 7, hits, &bad};
+      parallel_for(ctx.n, &ctx, self_test_task);
+      for (int64_t t = 0; t < 8; t++) if (hits[t].load() != (t < ctx.n ? 1 : 0)) bad.fetch_add(1);
+      ctx.n = -1;  // a stale task touching this context now counts as bad
+    }
+    napi_value r;
+    CHECK_NAPI(napi_create_double(env, (double)bad.load(), &r));
+    return r;
+  });
+}
+
 napi_value make_string(napi_env env, const char* s) {
   napi_value v;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
@@ -645,6 +684,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
     {"crossEntropyBackward", CrossEntropyBackward}, {"adamStep", AdamStep}, {"attention", Attention},
     {"attentionBackward", AttentionBackward}, {"setNumThreads", SetNumThreads},
     {"getNumThreads", GetNumThreads}, {"isa", GetIsa}, {"setIsa", SetIsa}, {"cpuFeatures", CpuFeatures},
+    {"poolSelfTest", PoolSelfTest},
   };
   for (const Fn& f : fns) {
     napi_value v;

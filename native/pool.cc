@@ -55,7 +55,9 @@ void work(Pool* p, uint32_t tag, int id) {
   for (;;) {
     if ((uint32_t)(w >> 32) != tag) return;
     const int64_t t = (int64_t)(uint32_t)w;
-    if (t >= p->ntasks.load(std::memory_order_relaxed)) return;
+    // Acquire: seeing a new job's ntasks implies seeing the closed word of the old job (below),
+    // so a stale w cannot win the CAS.
+    if (t >= p->ntasks.load(std::memory_order_acquire)) return;
     if (!p->word.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The claim succeeded, so the job is live: its fields are this job's.
     p->fn(p->ctx, t, id);
@@ -121,12 +123,17 @@ void parallel_for(int64_t ntasks, void* ctx, TaskFn fn) {
     for (int64_t t = 0; t < ntasks; t++) fn(ctx, t, 0);
     return;
   }
-  // Publish: fields first, then the new tag with index 0 (release).
-  const uint32_t tag = (uint32_t)(p->word.load(std::memory_order_relaxed) >> 32) + 1;
+  // 1. Close the finished job: same tag, index past any task. A worker still holding a stale
+  //    (old tag, index) then fails its CAS, even if it reads the new ntasks below.
+  const uint32_t old = (uint32_t)(p->word.load(std::memory_order_relaxed) >> 32);
+  p->word.store(((uint64_t)old << 32) | 0xFFFFFFFFu, std::memory_order_relaxed);
+  // 2. The new job's fields (ntasks last, release: it orders the closing store before it).
   p->fn = fn;
   p->ctx = ctx;
-  p->ntasks.store(ntasks, std::memory_order_relaxed);
   p->done.store(0, std::memory_order_relaxed);
+  p->ntasks.store(ntasks, std::memory_order_release);
+  // 3. Publish the new tag with index 0.
+  const uint32_t tag = old + 1;
   {
     std::lock_guard<std::mutex> lk(p->m);
     p->word.store((uint64_t)tag << 32, std::memory_order_release);

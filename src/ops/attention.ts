@@ -118,13 +118,13 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, ca
   const kv = broadcastView(k, [...batch, S, D]);
   const vv = broadcastView(v, [...batch, S, Dv]);
   const mv = mask ? broadcastView(mask, [...batch, L, S]) : null;
-  const out = Tensor.empty([...batch, L, Dv], q.dtype);
-  const lse = Tensor.empty([...batch, L], q.dtype);
+  const out = Tensor.uninitialized([...batch, L, Dv], q.dtype);
+  const lse = Tensor.uninitialized([...batch, L], q.dtype);
   backend().attention(qv, kv, vv, mv, causal, scale, out.view_(), lse.view_());
   return attach(out, 'ScaledDotProductAttentionBackward', [q, k, v], (g) => {
-    const gq = Tensor.empty([...batch, L, D], g.dtype);
-    const gk = Tensor.empty([...batch, S, D], g.dtype);
-    const gv = Tensor.empty([...batch, S, Dv], g.dtype);
+    const gq = Tensor.uninitialized([...batch, L, D], g.dtype);
+    const gk = Tensor.uninitialized([...batch, S, D], g.dtype);
+    const gv = Tensor.uninitialized([...batch, S, Dv], g.dtype);
     backend().attentionBackward(qv, kv, vv, mv, causal, scale, out.view_(), lse.view_(), g.view_(), gq.view_(), gk.view_(), gv.view_());
     return [
       q.requiresGrad ? sumTo(gq, q.shape) : null,

@@ -47,7 +47,7 @@ const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logi
 
 function compute(op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const out = Tensor.empty(shape, dtype);
+  const out = Tensor.uninitialized(shape, dtype);
   backend().binary(op, broadcastView(a, shape), broadcastView(b, shape), out.view_());
   return out;
 }
@@ -148,14 +148,14 @@ const FLOAT_ONLY = new Set<UnaryOp>(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sig
 
 function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
   const dtype = FLOAT_ONLY.has(op) && !isFloating(x.dtype) ? 'float32' : x.dtype;
-  const out = Tensor.empty(x.shape, dtype);
+  const out = Tensor.uninitialized(x.shape, dtype);
   backend().unary(op, x.view_(), out.view_());
   return out;
 }
 
 /** Fused derivative product `g·f'(·)` from the backend (see BINARY_OPS in backend.ts). */
 function derivative(op: BinaryOp, at: Tensor, g: Tensor): Tensor {
-  const out = Tensor.empty(g.shape, g.dtype);
+  const out = Tensor.uninitialized(g.shape, g.dtype);
   backend().binary(op, broadcastView(at, g.shape), g.view_(), out.view_());
   return out;
 }
@@ -205,7 +205,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const dtype = resultType(a, b);
   const ta = asTensor(a, dtype), tb = asTensor(b, dtype);
   const shape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, 'where'), tb.shape, 'where');
-  const out = Tensor.empty(shape, dtype);
+  const out = Tensor.uninitialized(shape, dtype);
   backend().where(broadcastView(cond, shape), broadcastView(ta, shape), broadcastView(tb, shape), out.view_());
   return attach(out, 'WhereBackward', [ta, tb], (g) => [
     ta.requiresGrad ? sumTo(where(cond, g, 0), ta.shape) : null,
@@ -309,7 +309,7 @@ export function maskedFillInPlace(self: Tensor, mask: Tensor, value: number): Te
 
 /** A copy converted to `dtype`; float → float keeps the graph (the gradient is cast back). */
 export function cast(x: Tensor, dtype: DType): Tensor {
-  const out = Tensor.empty(x.shape, dtype);
+  const out = Tensor.uninitialized(x.shape, dtype);
   backend().copy(x.view_(), out.view_());
   if (!isFloating(dtype)) return out;
   return attach(out, 'ToCopyBackward', [x], (g) => [g.to(x.dtype)]);

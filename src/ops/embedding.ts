@@ -17,7 +17,7 @@ export function embedding(idx: Tensor, weight: Tensor, paddingIdx?: number | nul
   checkIndex(idx, V, 'embedding');
   const flat = contiguous(reshape(idx, [-1]));
   const table = contiguous(weight);
-  const out = Tensor.empty([flat.numel(), E], weight.dtype);
+  const out = Tensor.uninitialized([flat.numel(), E], weight.dtype);
   backend().indexSelect(table.view_(), flat.view_(), out.view_());
   const pad = paddingIdx == null ? null : paddingIdx < 0 ? paddingIdx + V : paddingIdx;
   attach(out, 'EmbeddingBackward', [table], (g) => {

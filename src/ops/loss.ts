@@ -63,14 +63,14 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const x = contiguous(logits);
   const t = contiguous(reshape(target, [-1]));
   const M = x.shape[0];
-  const losses = Tensor.empty([M], input.dtype);
-  const lse = Tensor.empty([M], input.dtype);
+  const losses = Tensor.uninitialized([M], input.dtype);
+  const lse = Tensor.uninitialized([M], input.dtype);
   const bad = backend().crossEntropy(x.view_(), t.view_(), ignoreIndex, eps, losses.view_(), lse.view_());
   if (bad >= 0) {
     throw new ArgumentError(`crossEntropy: target ${t.toFlat()[bad]} at position ${bad} is out of range for ${C} classes (valid: 0…${C - 1}, or ignoreIndex ${ignoreIndex})`);
   }
   attach(losses, 'CrossEntropyBackward', [x], (g) => {
-    const gx = Tensor.empty([M, C], g.dtype);
+    const gx = Tensor.uninitialized([M, C], g.dtype);
     backend().crossEntropyBackward(x.view_(), t.view_(), lse.view_(), contiguous(g).view_(), ignoreIndex, eps, gx.view_());
     return [gx];
   }, [x]);

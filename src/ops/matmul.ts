@@ -18,7 +18,7 @@ function mm(a: Tensor, b: Tensor): Tensor {
   const K2 = b.shape[b.ndim - 2], N = b.shape[b.ndim - 1];
   if (K !== K2) throw new ShapeError(`matmul: inner dimensions differ: a is ${fmtShape(a.shape)}, b is ${fmtShape(b.shape)}`);
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dims)');
-  const out = Tensor.empty([...batch, M, N], a.dtype);
+  const out = Tensor.uninitialized([...batch, M, N], a.dtype);
   backend().matmul(broadcastView(a, [...batch, M, K]), broadcastView(b, [...batch, K, N]), out.view_());
   return attach(out, 'MmBackward', [a, b], (g) => [
     a.requiresGrad ? sumTo(mm(g, transpose(b, -1, -2)), a.shape) : null,

@@ -36,13 +36,13 @@ export function layerNorm(
   const x2 = contiguous(reshape(x, [N, D])); // (N, D)
   const w = weight ? contiguous(reshape(weight, [D])) : null;
   const b = bias ? contiguous(reshape(bias, [D])) : null;
-  const out = Tensor.empty([N, D], x.dtype);
-  const mean = Tensor.empty([N], x.dtype), rstd = Tensor.empty([N], x.dtype);
+  const out = Tensor.uninitialized([N, D], x.dtype);
+  const mean = Tensor.uninitialized([N], x.dtype), rstd = Tensor.uninitialized([N], x.dtype);
   backend().layerNorm(x2.view_(), w?.view_() ?? null, b?.view_() ?? null, eps, out.view_(), mean.view_(), rstd.view_());
   attach(out, 'LayerNormBackward', [x2, w, b], (g) => {
-    const gx = Tensor.empty([N, D], g.dtype);
-    const gw = w?.requiresGrad ? Tensor.empty([D], g.dtype) : null;
-    const gb = b?.requiresGrad ? Tensor.empty([D], g.dtype) : null;
+    const gx = Tensor.uninitialized([N, D], g.dtype);
+    const gw = w?.requiresGrad ? Tensor.uninitialized([D], g.dtype) : null;
+    const gb = b?.requiresGrad ? Tensor.uninitialized([D], g.dtype) : null;
     backend().layerNormBackward(
       contiguous(g).view_(), x2.view_(), w?.view_() ?? null, mean.view_(), rstd.view_(),
       gx.view_(), gw?.view_() ?? null, gb?.view_() ?? null,

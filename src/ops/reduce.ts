@@ -31,7 +31,7 @@ function unreduce(g: Tensor, x: Tensor, dims: number[]): Tensor {
 }
 
 function rawReduce(op: ReduceOp, x: Tensor, dims: number[], keepdim: boolean, dtype: DType): Tensor {
-  const out = Tensor.empty(keptShape(x, dims, false), dtype);
+  const out = Tensor.uninitialized(keptShape(x, dims, false), dtype);
   backend().reduce(op, x.view_(), dims, out.view_());
   return keepdim ? reshape(out, keptShape(x, dims, true)) : out;
 }

@@ -50,7 +50,7 @@ export function contiguous(x: Tensor): Tensor {
 
 /** A contiguous copy that keeps the graph (torch.clone). */
 export function clone(x: Tensor): Tensor {
-  const out = Tensor.empty(x.shape, x.dtype);
+  const out = Tensor.uninitialized(x.shape, x.dtype);
   backend().copy(x.view_(), out.view_());
   return attach(out, 'CloneBackward', [x], (g) => [g]);
 }
@@ -220,7 +220,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const shape = ref.shape.slice();
   shape[d] = parts.reduce((s, p) => s + p.shape[d], 0);
-  const out = Tensor.empty(shape, ref.dtype);
+  const out = Tensor.uninitialized(shape, ref.dtype);
   let at = 0;
   const starts: number[] = [];
   for (const p of parts) {
@@ -291,7 +291,7 @@ export function indexSelect(x: Tensor, dim: number, idx: Tensor): Tensor {
   const rest = moved.shape.slice(1);
   const table = reshape(moved, [moved.shape[0], numel(rest)]);
   const flatIdx = contiguous(reshape(idx, [-1]));
-  const rows = Tensor.empty([flatIdx.numel(), table.shape[1]], x.dtype);
+  const rows = Tensor.uninitialized([flatIdx.numel(), table.shape[1]], x.dtype);
   backend().indexSelect(table.view_(), flatIdx.view_(), rows.view_());
   const gathered = attach(rows, 'IndexSelectBackward', [table], (g) => {
     const gt = Tensor.zeros(table.shape, g.dtype);

@@ -15,10 +15,10 @@ function fused(x: Tensor, dim: number, log: boolean): Tensor {
   if (!isFloating(x.dtype)) throw new DTypeError(`${name}: input must be floating point, got ${x.dtype}`);
   if (x.ndim === 0) return reshape(fused(reshape(x, [1]), 0, log), []);
   const d = normDim(dim, x.ndim, name);
-  const out = Tensor.empty(x.shape, x.dtype);
+  const out = Tensor.uninitialized(x.shape, x.dtype);
   backend().softmax(contiguous(x).view_(), d, log, out.view_());
   return attach(out, log ? 'LogSoftmaxBackward' : 'SoftmaxBackward', [x], (g) => {
-    const gx = Tensor.empty(x.shape, g.dtype);
+    const gx = Tensor.uninitialized(x.shape, g.dtype);
     backend().softmaxBackward(out.view_(), contiguous(g).view_(), d, log, gx.view_());
     return [gx];
   }, [out]);

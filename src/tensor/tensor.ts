@@ -11,7 +11,7 @@ import { ArgumentError, AutogradError, fmtShape } from '../errors.js';
 import type { Node } from '../autograd/node.js';
 import { runBackward, type BackwardOptions } from '../autograd/engine.js';
 import { contiguousStrides, isContiguousView, normDim, numel } from './shape.js';
-import { Storage } from './storage.js';
+import { Storage, allocateUninitialized } from './storage.js';
 import { formatTensor } from './format.js';
 import * as E from '../ops/elementwise.js';
 import * as R from '../ops/reduce.js';
@@ -48,6 +48,14 @@ export class Tensor {
   /** A new contiguous tensor of zeros. */
   static empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
     return new Tensor(new Storage(allocate(dtype, numel(shape))), dtype, shape.slice(), contiguousStrides(shape), 0);
+  }
+
+  /**
+   * A new contiguous tensor with unspecified contents, for op outputs that a kernel overwrites
+   * completely (skips zeroing the memory). Never hand one out before every element is written.
+   */
+  static uninitialized(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    return new Tensor(new Storage(allocateUninitialized(dtype, numel(shape))), dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
   static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
@@ -194,7 +202,7 @@ export class Tensor {
 
   /** A contiguous copy of the elements in row-major order, as a typed array of this dtype. */
   toFlat(): TypedArray {
-    const out = Tensor.empty(this.shape, this.dtype);
+    const out = Tensor.uninitialized(this.shape, this.dtype);
     E.copyInto(out, this);
     return out.storage.data;
   }

@@ -1,7 +1,7 @@
 /**
  * nn parity with PyTorch: each module is built in qkv, loads PyTorch's state_dict with
  * strict: true (no renaming), and must reproduce PyTorch's outputs and the gradients w.r.t.
- * inputs and every parameter.
+ * inputs and every parameter — on every available backend.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,8 @@ import { manualSeed } from '../../src/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose, loadFixture } from '../helpers/assert.js';
 import { NN_CASES, runCase } from './cases.js';
+import { availableBackends } from '../../src/backend/index.js';
+import { withBackend } from '../backend/util.js';
 
 const { tensors, metadata } = loadFixture('nn.safetensors');
 const cases = JSON.parse(metadata.cases) as { name: string; inputs: number; outputs: number[]; grad_inputs: number[] }[];
@@ -17,8 +19,8 @@ test('every nn fixture case has a qkv counterpart and vice versa', () => {
   assert.deepEqual(cases.map((c) => c.name).sort(), Object.keys(NN_CASES).sort());
 });
 
-for (const c of cases) {
-  test(`nn parity: ${c.name}`, () => {
+for (const backendName of availableBackends()) for (const c of cases) {
+  test(`nn parity [${backendName}]: ${c.name}`, () => withBackend(backendName, () => {
     manualSeed(0);
     const m = NN_CASES[c.name].build().eval();
     const prefix = `${c.name}.state.`;
@@ -29,7 +31,7 @@ for (const c of cases) {
 
     const inputs: Tensor[] = [];
     for (let i = 0; i < c.inputs; i++) {
-      const x = tensors[`${c.name}.in${i}`];
+      const x = tensors[`${c.name}.in${i}`].clone(); // fresh leaves for each backend
       if (c.grad_inputs.includes(i)) x.requiresGrad_(true);
       inputs.push(x);
     }
@@ -52,5 +54,5 @@ for (const c of cases) {
     for (const [k, p] of m.namedParameters()) {
       assertClose(p.grad ?? p.zerosLike(), tensors[`${c.name}.grad.state.${k}`], { rtol: 1e-4, atol: 1e-5 }, `${c.name} grad of ${k}`);
     }
-  });
+  }));
 }

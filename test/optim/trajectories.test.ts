@@ -1,12 +1,15 @@
 /**
  * 10-step training trajectories against PyTorch: the same small model, batch and initial
- * weights; losses, learning rates, clipped norms, final weights and Adam state must match.
+ * weights; losses, learning rates, clipped norms, final weights and Adam state must match —
+ * on every available backend.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, nn, optim } from '../../src/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose, loadFixture } from '../helpers/assert.js';
+import { availableBackends } from '../../src/backend/index.js';
+import { withBackend } from '../backend/util.js';
 
 const { tensors: fx, metadata } = loadFixture('optim.safetensors');
 const caseNames = JSON.parse(metadata.cases) as string[];
@@ -34,8 +37,8 @@ test('every optimizer fixture case has a qkv counterpart', () => {
   assert.deepEqual([...caseNames].sort(), Object.keys(CASES).sort());
 });
 
-for (const name of caseNames) {
-  test(`10-step trajectory matches PyTorch: ${name}`, () => {
+for (const backendName of availableBackends()) for (const name of caseNames) {
+  test(`10-step trajectory matches PyTorch [${backendName}]: ${name}`, () => withBackend(backendName, () => {
     const model = new nn.Sequential(new nn.Linear(4, 8), new nn.Tanh(), new nn.Linear(8, 3));
     model.loadStateDict(initState);
     const { opt, sched, clip } = CASES[name](model.parameters());
@@ -63,5 +66,5 @@ for (const name of caseNames) {
       assertClose(st.exp_avg_sq as Tensor, fx[`${name}.exp_avg_sq.0`], { rtol: 1e-4, atol: 1e-9 }, `${name} exp_avg_sq`);
       assert.equal(st.step, 10);
     }
-  });
+  }));
 }

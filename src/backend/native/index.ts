@@ -47,6 +47,8 @@ export interface NativeAddon {
   isa(): string;
   setIsa(isa: 'avx2' | 'scalar'): void;
   cpuFeatures(): Record<string, boolean>;
+  /** Runs `jobs` small thread-pool jobs; returns how many tasks ran other than once for their own job. */
+  poolSelfTest(jobs: number): number;
   unaryOps: string[];
   binaryOps: string[];
 }
