@@ -135,7 +135,8 @@ export class Trainer {
       const r = this.trainStep();
       cb.onStep?.(r, this);
       if (this.step % this.opts.evalInterval === 0 || this.done) {
-        cb.onEval?.(this.evaluate(), this);
+        const e = this.evaluate(); // always: `cb.onEval?.(this.evaluate())` would skip it without a callback
+        cb.onEval?.(e, this);
         cb.onCheckpoint?.(this);
       }
     }
