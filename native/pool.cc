@@ -47,7 +47,7 @@ struct Pool {
 Pool* pool = new Pool();
 thread_local bool in_task = false;
 
-constexpr auto SPIN = std::chrono::microseconds(200);
+constexpr auto SPIN = std::chrono::microseconds(500);
 
 // Claims and runs tasks of the job tagged `tag` until none are left (or the job is over).
 void work(Pool* p, uint32_t tag, int id) {
