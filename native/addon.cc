@@ -291,7 +291,9 @@ ENTRY(Matmul) {
     int64_t nbt = 1;
     for (int d = 0; d < nb; d++) nbt *= batch[d];
     float* op_ = contiguous<float>(c, o, nbt * M * N, "out");
-    K->matmul(nb, batch, M, N, Kd, ap, as, bp, bs, op_);
+    Arr bias = c.array(3, "bias", napi_float32_array, true);
+    float* biasp = bias.present ? contiguous<float>(c, bias, N, "bias") : (c.ri(), nullptr);
+    K->matmul(nb, batch, M, N, Kd, ap, as, bp, bs, op_, biasp);
     return undefined(env);
   });
 }

@@ -79,9 +79,11 @@ struct Kernels {
   void (*copy)(int ndim, const int64_t* shape, Operand src, Operand dst);
   // Reduces x over the dims flagged in `reduced` into contiguous out (kept dims, in order).
   void (*reduce)(int op, int ndim, const int64_t* shape, const uint8_t* reduced, Operand x, float* out);
-  // out[b] = a[b] @ b[b]; batch dims with their strides (stride 0 = broadcast), out contiguous.
+  // out[b] = a[b] @ b[b] (+ bias[n] when bias is not null); batch dims with their strides
+  // (stride 0 = broadcast), out contiguous.
   void (*matmul)(int nbatch, const int64_t* batch, int64_t M, int64_t N, int64_t K,
-                 const float* a, const int64_t* as, const float* b, const int64_t* bs, float* out);
+                 const float* a, const int64_t* as, const float* b, const int64_t* bs, float* out,
+                 const float* bias);
   void (*index_select)(const float* table, int64_t E, Index idx, int64_t n, float* out);
   void (*index_add)(float* dst, int64_t E, Index idx, int64_t n, const float* src);
   void (*softmax)(const float* x, int64_t outer, int64_t n, int64_t inner, int log, float* out);

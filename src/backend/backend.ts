@@ -76,11 +76,12 @@ export interface Backend {
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void;
 
   /**
-   * Batched matrix product: out[..., m, n] = Σ_k a[..., m, k] · b[..., k, n].
+   * Batched matrix product: out[..., m, n] = Σ_k a[..., m, k] · b[..., k, n] (+ bias[n]).
    * a is [...batch, M, K], b is [...batch, K, N] with any strides (a transpose is just strides),
-   * batch dims already broadcast to out's; out is contiguous [...batch, M, N].
+   * batch dims already broadcast to out's; out is contiguous [...batch, M, N]; bias, when given,
+   * is contiguous [N] of out's dtype (Linear's bias, added in the same pass).
    */
-  matmul(a: View, b: View, out: View): void;
+  matmul(a: View, b: View, out: View, bias?: View | null): void;
 
   /** out[i, :] = table[index[i], :]; table is contiguous [R, E]; index is flat integer [N]. */
   indexSelect(table: View, index: View, out: View): void;

@@ -9,8 +9,8 @@ import { broadcastShapes } from '../tensor/shape.js';
 import { backend } from '../backend/index.js';
 import { isFloating } from '../dtype.js';
 import { broadcastView } from './elementwise.js';
-import { sumTo } from './reduce.js';
-import { reshape, squeeze, transpose, unsqueeze } from './shape.js';
+import { sum, sumTo } from './reduce.js';
+import { contiguous, reshape, squeeze, transpose, unsqueeze } from './shape.js';
 
 /** The batched kernel on ≥2-D operands: [...Ba, M, K] @ [...Bb, K, N] → [...broadcast(Ba, Bb), M, N]. */
 function mm(a: Tensor, b: Tensor): Tensor {
@@ -66,12 +66,7 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
   return matmul(a, b);
 }
 
-/**
- * y = x Wᵀ + b (torch.nn.functional.linear).
- *
- * Shape: x (…, in), weight (out, in), bias (out) → (…, out)
- */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+function checkLinear(x: Tensor, weight: Tensor, bias?: Tensor | null): void {
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-D (out, in), got ${fmtShape(weight.shape)}`);
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: input's last dim must equal weight's in_features: input is ${fmtShape(x.shape)}, weight is ${fmtShape(weight.shape)}`);
@@ -79,6 +74,38 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError(`linear: bias must be [${weight.shape[0]}], got ${fmtShape(bias.shape)}`);
   }
+}
+
+/**
+ * y = x Wᵀ + b (torch.nn.functional.linear).
+ *
+ * One fused product: the batch dims fold into rows, the bias is added by the GEMM itself, and
+ * the gradient rule computes gW = gᵀ·x directly in W's layout (no transposed copy). Mixed
+ * dtypes take the composed path (`linearComposed`), which promotes like PyTorch.
+ *
+ * Shape: x (…, in), weight (out, in), bias (out) → (…, out)
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkLinear(x, weight, bias);
+  if (!isFloating(x.dtype) || weight.dtype !== x.dtype || (bias && bias.dtype !== x.dtype) || weight.shape[1] === 0) {
+    return linearComposed(x, weight, bias);
+  }
+  const [outF, inF] = weight.shape;
+  const x2 = reshape(x, [-1, inF]); // (N, in): a view when x is contiguous
+  const b = bias ? contiguous(bias) : null;
+  const out = Tensor.uninitialized([x2.shape[0], outF], x.dtype);
+  backend().matmul(x2.view_(), transpose(weight, 0, 1).view_(), out.view_(), b?.view_() ?? null);
+  attach(out, 'LinearBackward', [x2, weight, b], (g) => [
+    x2.requiresGrad ? mm(g, weight) : null, // (N, out)·(out, in)
+    weight.requiresGrad ? mm(transpose(g, 0, 1), x2) : null, // (out, N)·(N, in)
+    b?.requiresGrad ? sum(g, [0]) : null,
+  ], [x2, weight]);
+  return reshape(out, [...x.shape.slice(0, -1), outF]);
+}
+
+/** The composed twin of `linear`: matmul(x, Wᵀ) + b from primitives; tests check they agree. */
+export function linearComposed(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkLinear(x, weight, bias);
   const y = matmul(x, transpose(weight, 0, 1));
   return bias ? y.add(bias) : y;
 }

@@ -253,6 +253,11 @@ const matmulCases: Case[] = [];
   const heads = mmView(64, 32, false, r, [48]);
   const headsT = mmView(32, 64, true, r, [48]);
   matmulCases.push({ label: '48× [64x32]·[32x64]ᵀ (attention scores)', outputs: () => [outView([48, 64, 64])], run: (bk, [o]) => bk.matmul(heads, headsT, o), tol: { rtol: 2e-5, atol: 2e-5 } });
+  // With a bias (Linear): every path — small, threaded pre-packed, large-B panels, K = 0.
+  for (const [M, K, N] of [[1, 1, 1], [7, 17, 63], [127, 65, 129], [300, 257, 65], [7, 2049, 2100], [5, 0, 9]] as [number, number, number][]) {
+    const a = mmView(M, K, false, r), b = mmView(K, N, true, r), bias = makeView([N], 'offset', () => r.normal());
+    matmulCases.push({ label: `[${M}x${K}]·[${K}x${N}]ᵀ + bias`, outputs: () => [outView([M, N])], run: (bk, [o]) => bk.matmul(a, b, o, bias), tol: { rtol: 2e-5, atol: 2e-6 * Math.sqrt(K) + 1e-6 } });
+  }
   const strided = makeView([17, 40], 'strided', () => r.normal());
   const sb = makeView([40, 33], 'offset', () => r.normal());
   matmulCases.push({ label: 'strided·offset [17x40]·[40x33]', outputs: () => [outView([17, 33])], run: (bk, [o]) => bk.matmul(strided, sb, o), tol: { rtol: 2e-5, atol: 2e-5 } });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { manualSeed, randn, randint, tensor, noGrad } from '../../src/index.js';
 import { attention, attentionComposed, scaledDotProductAttention } from '../../src/ops/attention.js';
 import { adamUpdate, adamUpdateComposed } from '../../src/optim/adam.js';
+import { linear, linearComposed } from '../../src/ops/matmul.js';
 import type { AdamHyper } from '../../src/backend/backend.js';
 import { availableBackends } from '../../src/backend/index.js';
 import { AutogradError } from '../../src/errors.js';
@@ -216,4 +217,19 @@ eachBackend('attention falls back to the composed path for dropout in training a
   assert.ok(m.grad !== null && m.grad.abs().sum().item() > 0, 'the float mask received a gradient');
   assert.throws(() => scaledDotProductAttention(q, randn([2, 5, 4]), v), /scaledDotProductAttention: q \[2,4,3\], k \[2,5,4\], v \[2,5,3\] do not fit/);
   assert.throws(() => scaledDotProductAttention(q, k, v, { attnMask: randn([3, 5]) }), /attnMask/);
+});
+
+eachBackend('linear (bias fused into the product, direct weight gradient) vs composed matmul + add', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    manualSeed(23);
+    const w = randn([9, 17], { dtype }), b = randn([9], { dtype });
+    for (const [name, x] of [['3-D', randn([2, 5, 17], { dtype })], ['1-D', randn([17], { dtype })], ['transposed', randn([17, 6], { dtype }).t()]] as const) {
+      agree((t, ww, bb) => linear(t, ww, bb), (t, ww, bb) => linearComposed(t, ww, bb), [x, w, b], `linear ${name} ${dtype}`);
+      agree((t, ww) => linear(t, ww), (t, ww) => linearComposed(t, ww), [x, w], `linear no bias ${name} ${dtype}`);
+    }
+  }
+  // Mixed dtypes promote through the composed path, as PyTorch would.
+  const y = linear(randn([3, 4]), randn([2, 4]), randn([2], { dtype: 'float64' }));
+  assert.equal(y.dtype, 'float64');
+  assert.throws(() => linear(randn([3, 4]), randn([2, 5])), /linear: input's last dim must equal weight's in_features: input is \[3,4\], weight is \[2,5\]/);
 });

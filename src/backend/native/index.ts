@@ -24,7 +24,7 @@ export interface NativeAddon {
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray): void;
   copy(src: TypedArray, dst: TypedArray): void;
   reduce(op: number, x: TypedArray, out: TypedArray): void;
-  matmul(a: TypedArray, b: TypedArray, out: TypedArray): void;
+  matmul(a: TypedArray, b: TypedArray, out: TypedArray, bias: TypedArray | null): void;
   indexSelect(table: TypedArray, index: TypedArray, out: TypedArray): void;
   indexAdd(dst: TypedArray, index: TypedArray, src: TypedArray): void;
   softmax(x: TypedArray, out: TypedArray, log: number): void;
@@ -169,9 +169,9 @@ export function createNativeBackend(N: NativeAddon): Backend {
       N.reduce(code, x.data, out.data);
     },
 
-    matmul(a, b, out) {
+    matmul(a, b, out, bias = null) {
       const r = out.shape.length;
-      if (!f32(a) || !f32(b) || !f32(out) || r > MAX_DIMS) return ts.matmul(a, b, out);
+      if (!f32(a) || !f32(b) || !f32(out) || (bias && !f32(bias)) || r > MAX_DIMS) return ts.matmul(a, b, out, bias);
       mi = 0;
       META[mi++] = r - 2;
       for (let d = 0; d < r - 2; d++) META[mi++] = out.shape[d];
@@ -181,7 +181,8 @@ export function createNativeBackend(N: NativeAddon): Backend {
       strided(a);
       strided(b);
       META[mi++] = out.offset;
-      N.matmul(a.data, b.data, out.data);
+      META[mi++] = bias ? bias.offset : 0;
+      N.matmul(a.data, b.data, out.data, bias?.data ?? null);
     },
 
     indexSelect(table, index, out) {

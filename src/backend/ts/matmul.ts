@@ -1,11 +1,12 @@
 /**
  * Batched matmul of the reference backend: i-k-j loops over a packed, row-major copy of B, with
- * a float64 accumulator row (at least as accurate as PyTorch's float32 blocked GEMM).
+ * a float64 accumulator row (at least as accurate as PyTorch's float32 blocked GEMM). An optional
+ * bias [N] starts each accumulator row (rounded once, with the products).
  */
 import type { View } from '../backend.js';
 import { contiguousStrides, forEachElement } from './strided.js';
 
-export function matmul(a: View, b: View, out: View): void {
+export function matmul(a: View, b: View, out: View, bias: View | null = null): void {
   const r = out.shape.length;
   const M = out.shape[r - 2], N = out.shape[r - 1], K = a.shape[r - 1];
   const batchShape = out.shape.slice(0, r - 2);
@@ -36,7 +37,8 @@ export function matmul(a: View, b: View, out: View): void {
       const aOff = offs[0], bOff = offs[1], oOff = offs[2];
       pack(bOff);
       for (let i = 0; i < M; i++) {
-        acc.fill(0);
+        if (bias) for (let j = 0; j < N; j++) acc[j] = bias.data[bias.offset + j];
+        else acc.fill(0);
         let ia = aOff + i * sam;
         for (let k = 0; k < K; k++, ia += sak) {
           const aik = ad[ia];
