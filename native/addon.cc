@@ -483,6 +483,7 @@ ENTRY(AdamStep) {
 // meta: nbatch, batch…, L, S, D, Dv, causal, scale, q (off, strides[nb+2]), k, v, mask (if present),
 // out off, lse off [, gout (off, strides), gq off, gk off, gv off]
 void read_attention(Call& c, AttentionArgs& a, int64_t* batch, int64_t (*st)[MAXDIM], bool backward) {
+  // st has room for 5 stride rows (forward) or 8 (backward).
   Arr q = c.array(0, "q", napi_float32_array), k = c.array(1, "k", napi_float32_array), v = c.array(2, "v", napi_float32_array);
   Arr mask = c.array(3, "mask", napi_float32_array, true);
   Arr out = c.array(4, "out", napi_float32_array), lse = c.array(5, "lse", napi_float32_array);
@@ -516,16 +517,23 @@ void read_attention(Call& c, AttentionArgs& a, int64_t* batch, int64_t (*st)[MAX
   }
   a.out = contiguous<float>(c, out, nh * a.L * a.Dv, "out");
   a.lse = contiguous<float>(c, lse, nh * a.L, "lse");
-  a.gout = nullptr; a.gs = nullptr; a.gq = a.gk = a.gv = nullptr;
+  a.gout = nullptr; a.gs = nullptr; a.gq = a.gk = a.gv = nullptr; a.gqs = a.gks = a.gvs = nullptr;
   if (backward) {
     Arr go = c.array(6, "gOut", napi_float32_array), gq = c.array(7, "gq", napi_float32_array);
     Arr gk = c.array(8, "gk", napi_float32_array), gv = c.array(9, "gv", napi_float32_array);
     shp[nb] = a.L; shp[nb + 1] = a.Dv;
     a.gout = operand<float>(c, go, nb + 2, shp, st[4], "gOut");
     a.gs = st[4];
-    a.gq = contiguous<float>(c, gq, nh * a.L * a.D, "gq");
-    a.gk = contiguous<float>(c, gk, nh * a.S * a.D, "gk");
-    a.gv = contiguous<float>(c, gv, nh * a.S * a.Dv, "gv");
+    shp[nb] = a.L; shp[nb + 1] = a.D;
+    a.gq = operand<float>(c, gq, nb + 2, shp, st[5], "gq");
+    shp[nb] = a.S; shp[nb + 1] = a.D;
+    a.gk = operand<float>(c, gk, nb + 2, shp, st[6], "gk");
+    shp[nb] = a.S; shp[nb + 1] = a.Dv;
+    a.gv = operand<float>(c, gv, nb + 2, shp, st[7], "gv");
+    a.gqs = st[5]; a.gks = st[6]; a.gvs = st[7];
+    for (int i = 5; i <= 7; i++) {
+      if (st[i][nb + 1] != 1 && (i == 7 ? a.Dv : a.D) > 1) throw Fail{std::string(c.op) + ": gradient outputs need stride 1 on the last dim"};
+    }
   }
 }
 
@@ -544,7 +552,7 @@ ENTRY(AttentionBackward) {
   return guarded(env, "attentionBackward", [&]() -> napi_value {
     Call c(env, info, "attentionBackward");
     AttentionArgs a;
-    int64_t batch[MAXDIM], st[5][MAXDIM];
+    int64_t batch[MAXDIM], st[8][MAXDIM];
     read_attention(c, a, batch, st, true);
     K->attention_backward(&a);
     return undefined(env);

@@ -37,7 +37,7 @@ struct Pool {
   std::atomic<int64_t> ntasks{0};
   void* ctx = nullptr;
   TaskFn fn = nullptr;
-  bool stop = false;
+  std::atomic<bool> stop{false};
   int nthreads = 1;
   std::mutex call;
 };

@@ -67,7 +67,8 @@ struct AttentionArgs {
   // backward only
   const float* gout;             // (…, L, Dv), strides gs
   const int64_t* gs;
-  float *gq, *gk, *gv;           // contiguous, shapes of q, k, v (batch-expanded)
+  float *gq, *gk, *gv;           // shapes of q, k, v (batch-expanded), unit stride on the last dim
+  const int64_t *gqs, *gks, *gvs; // [nbatch + 2]
 };
 
 struct Kernels {

@@ -142,8 +142,10 @@ export interface Backend {
   attention(q: View, k: View, v: View, mask: View | null, causal: boolean, scale: number, out: View, lse: View): void;
   /**
    * Gradients of attention given the forward's out and lse and the upstream gOut
-   * ([...B, L, Dv], any strides), written (not accumulated) into contiguous gq [...B, L, D],
-   * gk [...B, S, D] and gv [...B, S, Dv] of the batch-expanded shapes.
+   * ([...B, L, Dv], any strides), written (not accumulated) into gq [...B, L, D], gk [...B, S, D]
+   * and gv [...B, S, Dv] of the batch-expanded shapes: any strides with stride 1 on the last dim
+   * and no two elements at one address (core lays them out like q, k, v, so that the heads'
+   * reshapes in the backward are views, not copies).
    */
   attentionBackward(
     q: View, k: View, v: View, mask: View | null, causal: boolean, scale: number, out: View, lse: View,

@@ -122,9 +122,9 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, ca
   const lse = Tensor.uninitialized([...batch, L], q.dtype);
   backend().attention(qv, kv, vv, mv, causal, scale, out.view_(), lse.view_());
   return attach(out, 'ScaledDotProductAttentionBackward', [q, k, v], (g) => {
-    const gq = Tensor.uninitialized([...batch, L, D], g.dtype);
-    const gk = Tensor.uninitialized([...batch, S, D], g.dtype);
-    const gv = Tensor.uninitialized([...batch, S, Dv], g.dtype);
+    const gq = gradLayoutLike(q, [...batch, L, D]);
+    const gk = gradLayoutLike(k, [...batch, S, D]);
+    const gv = gradLayoutLike(v, [...batch, S, Dv]);
     backend().attentionBackward(qv, kv, vv, mv, causal, scale, out.view_(), lse.view_(), g.view_(), gq.view_(), gk.view_(), gv.view_());
     return [
       q.requiresGrad ? sumTo(gq, q.shape) : null,
@@ -132,6 +132,26 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, ca
       v.requiresGrad ? sumTo(gv, v.shape) : null,
     ];
   }, mask ? [q, k, v, mask, out] : [q, k, v, out]);
+}
+
+/**
+ * An uninitialized gradient for `t` (of the batch-expanded `shape`) laid out in t's memory order,
+ * so that it flows back through the views that made t — heads split off a packed projection,
+ * (B, T, H, D) → (B, H, T, D) — as views, not copies. Contiguous when t was broadcast or its last
+ * dim is not its innermost.
+ */
+function gradLayoutLike(t: Tensor, shape: number[]): Tensor {
+  const r = shape.length;
+  if (t.shape.join() !== shape.join()) return Tensor.uninitialized(shape, t.dtype);
+  const order = shape.map((_, i) => i).sort((a, b) => t.strides[b] - t.strides[a] || a - b); // outermost first
+  if (order[r - 1] !== r - 1) return Tensor.uninitialized(shape, t.dtype);
+  const strides = new Array<number>(r);
+  let n = 1;
+  for (let i = r - 1; i >= 0; i--) {
+    strides[order[i]] = n;
+    n *= shape[order[i]];
+  }
+  return Tensor.uninitialized([n], t.dtype).asStrided(shape, strides, 0);
 }
 
 /** The composed twin of `attention`, from primitives (matmul, mask, softmax, dropout, matmul). */

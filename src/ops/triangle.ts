@@ -4,10 +4,15 @@ import { Tensor } from '../tensor/tensor.js';
 
 /** Bool mask (R, C): true where column − row ≥ diagonal (upper) or ≤ diagonal (lower). */
 export function triangleMask(rows: number, cols: number, diagonal: number, upper: boolean): Tensor {
-  const j = Tensor.arange(cols, 'int64').unsqueeze(0);
-  const i = Tensor.arange(rows, 'int64').unsqueeze(1);
-  const offset = j.sub(i);
-  return upper ? offset.ge(diagonal) : offset.le(diagonal);
+  // Filled directly: attention builds one per layer per step, and the composed form
+  // (arange, sub, compare) ran three integer kernels for it.
+  const mask = Tensor.empty([rows, cols], 'bool');
+  const d = mask.storage.data;
+  for (let i = 0; i < rows; i++) {
+    const row = i * cols;
+    for (let j = 0; j < cols; j++) d[row + j] = (upper ? j - i >= diagonal : j - i <= diagonal) ? 1 : 0;
+  }
+  return mask;
 }
 
 function triangle(x: Tensor, diagonal: number, upper: boolean): Tensor {

@@ -449,9 +449,16 @@ const attCases: Case[] = [];
       run: (b, [o, l]) => b.attention(q, k, v, mask, s.causal, scale, o, l),
       tol: { rtol: 2e-5, atol: 2e-6 },
     });
+    // Gradients written through strides (the layout of a packed projection's heads), or contiguous.
+    const gradOut = (rows: number, cols: number): View => {
+      if (!s.packed || s.batch.length !== 2) return outView([...s.batch, rows, cols]);
+      const [B, H] = s.batch;
+      const base = outView([B, rows, H, cols]);
+      return { ...base, shape: [B, H, rows, cols], strides: [base.strides[0], base.strides[2], base.strides[1], base.strides[3]] };
+    };
     attCases.push({
       label: `backward ${label}`,
-      outputs: () => [outView([...s.batch, s.L, s.D]), outView([...s.batch, s.S, s.D]), outView([...s.batch, s.S, s.Dv])],
+      outputs: () => [gradOut(s.L, s.D), gradOut(s.S, s.D), gradOut(s.S, s.Dv)],
       run: (b, [gq, gk, gv]) => b.attentionBackward(q, k, v, mask, s.causal, scale, out, lse, gOut, gq, gk, gv),
       tol: { rtol: 1e-4, atol: 2e-5 },
     });

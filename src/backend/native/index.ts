@@ -332,9 +332,9 @@ export function createNativeBackend(N: NativeAddon): Backend {
       }
       attentionMeta(q, k, v, mask, causal, scale, out, lse);
       strided(gOut);
-      META[mi++] = gq.offset;
-      META[mi++] = gk.offset;
-      META[mi++] = gv.offset;
+      strided(gq);
+      strided(gk);
+      strided(gv);
       N.attentionBackward(q.data, k.data, v.data, mask?.data ?? null, out.data, lse.data, gOut.data, gq.data, gk.data, gv.data);
     },
   };

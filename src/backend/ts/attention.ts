@@ -100,13 +100,14 @@ export function attentionBackward(
   const qsl = q.strides[r - 2], qsd = q.strides[r - 1], ksl = k.strides[r - 2], ksd = k.strides[r - 1];
   const vsl = v.strides[r - 2], vsd = v.strides[r - 1], gsl = gOut.strides[r - 2], gsd = gOut.strides[r - 1];
   const cs = contiguousStrides(d.batch);
+  const gqsl = gq.strides[r - 2], gksl = gk.strides[r - 2], gvsl = gv.strides[r - 2];
   const s = new Float64Array(d.S);
   const gqRow = new Float64Array(d.D);
   const gkAcc = new Float64Array(d.S * d.D), gvAcc = new Float64Array(d.S * d.Dv);
   forEachElement(
     d.batch,
     [batchStrides(q, nb), batchStrides(k, nb), batchStrides(v, nb), batchStrides(mask, nb), batchStrides(gOut, nb),
-      cs.map((x) => x * d.L * d.Dv), cs.map((x) => x * d.L), cs.map((x) => x * d.L * d.D), cs.map((x) => x * d.S * d.D), cs.map((x) => x * d.S * d.Dv)],
+      cs.map((x) => x * d.L * d.Dv), cs.map((x) => x * d.L), batchStrides(gq, nb), batchStrides(gk, nb), batchStrides(gv, nb)],
     [q.offset, k.offset, v.offset, mask ? mask.offset : 0, gOut.offset, out.offset, lse.offset, gq.offset, gk.offset, gv.offset],
     (offs) => {
       const [qo, ko, vo, mo, go, oo, lo, gqo, gko, gvo] = offs;
@@ -133,10 +134,12 @@ export function attentionBackward(
             gkAcc[j * d.D + c] += ds * q.data[qo + i * qsl + c * qsd];
           }
         }
-        for (let c = 0; c < d.D; c++) gq.data[gqo + i * d.D + c] = gqRow[c];
+        for (let c = 0; c < d.D; c++) gq.data[gqo + i * gqsl + c] = gqRow[c];
       }
-      for (let x = 0; x < d.S * d.D; x++) gk.data[gko + x] = gkAcc[x];
-      for (let x = 0; x < d.S * d.Dv; x++) gv.data[gvo + x] = gvAcc[x];
+      for (let j = 0; j < d.S; j++) {
+        for (let c = 0; c < d.D; c++) gk.data[gko + j * gksl + c] = gkAcc[j * d.D + c];
+        for (let c = 0; c < d.Dv; c++) gv.data[gvo + j * gvsl + c] = gvAcc[j * d.Dv + c];
+      }
     },
   );
 }
