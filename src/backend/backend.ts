@@ -79,7 +79,8 @@ export interface Backend {
    * Batched matrix product: out[..., m, n] = Σ_k a[..., m, k] · b[..., k, n] (+ bias[n]).
    * a is [...batch, M, K], b is [...batch, K, N] with any strides (a transpose is just strides),
    * batch dims already broadcast to out's; out is contiguous [...batch, M, N]; bias, when given,
-   * is contiguous [N] of out's dtype (Linear's bias, added in the same pass).
+   * is contiguous [N] of out's dtype (Linear's bias, added in the same pass to the rounded
+   * product, as matmul followed by add would).
    */
   matmul(a: View, b: View, out: View, bias?: View | null): void;
 

@@ -1,7 +1,7 @@
 /**
  * Batched matmul of the reference backend: i-k-j loops over a packed, row-major copy of B, with
  * a float64 accumulator row (at least as accurate as PyTorch's float32 blocked GEMM). An optional
- * bias [N] starts each accumulator row (rounded once, with the products).
+ * bias [N] is added to the stored (rounded) product, exactly as matmul followed by add.
  */
 import type { View } from '../backend.js';
 import { contiguousStrides, forEachElement } from './strided.js';
@@ -37,8 +37,7 @@ export function matmul(a: View, b: View, out: View, bias: View | null = null): v
       const aOff = offs[0], bOff = offs[1], oOff = offs[2];
       pack(bOff);
       for (let i = 0; i < M; i++) {
-        if (bias) for (let j = 0; j < N; j++) acc[j] = bias.data[bias.offset + j];
-        else acc.fill(0);
+        acc.fill(0);
         let ia = aOff + i * sam;
         for (let k = 0; k < K; k++, ia += sak) {
           const aik = ad[ia];
@@ -47,6 +46,7 @@ export function matmul(a: View, b: View, out: View, bias: View | null = null): v
         }
         const o = oOff + i * N;
         for (let j = 0; j < N; j++) od[o + j] = acc[j];
+        if (bias) for (let j = 0; j < N; j++) od[o + j] = od[o + j] + bias.data[bias.offset + j];
       }
     },
   );
