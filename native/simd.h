@@ -216,14 +216,15 @@ QKV_INLINE vf vexp(vf x) {
   vf n = vround(vmul(xc, vset1(1.44269504088896341f)));
   vf r = vfnma(n, vset1(0.693359375f), xc);
   r = vfnma(n, vset1(-2.12194440e-4f), r);
-  // p(r) = c0 + c1 r + … + c5 r⁵ by Estrin's scheme (short dependency chains: these loops are
-  // latency-bound on CPUs whose FP scheduler holds about one iteration), then e^r = 1 + r + r²·p.
-  const vf r2 = vmul(r, r);
-  const vf p01 = vfma(vset1(1.6666665459e-1f), r, vset1(5.0000001201e-1f));
-  const vf p23 = vfma(vset1(8.3334519073e-3f), r, vset1(4.1665795894e-2f));
-  const vf p45 = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
-  vf p = vfma(vfma(p45, r2, p23), r2, p01);
-  p = vfma(p, r2, vadd(r, vset1(1.0f)));
+  // Horner's scheme. (Estrin's is ~10% faster in exp-heavy loops but rounds differently; the
+  // lab's training experiments are tuned to these exact results, so the order stays.)
+  vf p = vset1(1.9875691500e-4f);
+  p = vfma(p, r, vset1(1.3981999507e-3f));
+  p = vfma(p, r, vset1(8.3334519073e-3f));
+  p = vfma(p, r, vset1(4.1665795894e-2f));
+  p = vfma(p, r, vset1(1.6666665459e-1f));
+  p = vfma(p, r, vset1(5.0000001201e-1f));
+  p = vfma(p, vmul(r, r), vadd(r, vset1(1.0f)));
   // n can reach 128 at the top of the range: split 2^n = 2^(n−1)·2.
   vf y = vmul(vmul(p, vpow2i(vsub(n, vset1(1.0f)))), vset1(2.0f));
   y = vselect(over, vset1(INFINITY), y);
@@ -237,7 +238,8 @@ QKV_INLINE vf vexp(vf x) {
 QKV_INLINE vf verfc_pos(vf z) {
   z = vmin(z, vset1(10.0f));
   vf t = vdiv(vset1(1.0f), vfma(z, vset1(0.5f), vset1(1.0f)));
-  // P(t) = c0 + c1 t + … + c9 t⁹ by Estrin's scheme (see vexp).
+  // P(t) = c0 + c1 t + … + c9 t⁹ by Estrin's scheme: short dependency chains (GELU's loops are
+  // latency-bound on CPUs whose FP scheduler holds about one iteration).
   const vf t2 = vmul(t, t), t4 = vmul(t2, t2), t8 = vmul(t4, t4);
   const vf p01 = vfma(vset1(1.00002368f), t, vset1(-1.26551223f));
   const vf p23 = vfma(vset1(0.09678418f), t, vset1(0.37409196f));
