@@ -37,7 +37,7 @@ test('layernorm: post-LN at d_model 2 outputs only ±1 (before and after trainin
   const f = runLayernorm(quick).figures as Record<string, number>;
   assert.equal(f.post2Distinct, 2);
   assert.ok(f.post2MaxDeviation < 1e-3);
-  assert.equal(f.post2TrainedDistinct, 2);
+  assert.ok(f.post2TrainedDistinct <= 2, `${f.post2TrainedDistinct} distinct vectors after training`); // 1 if every token ends on one side
   assert.ok(f.post2TrainedMaxDeviation < 0.05);
   assert.equal(f.pre2Distinct, f.tokens);
   assert.equal(f.post4Distinct, f.tokens);
