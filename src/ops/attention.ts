@@ -38,8 +38,12 @@ export interface SdpaOptions {
 /** Turns a mask into an additive float mask: bool `allowed` → 0 / −inf. */
 export function additiveMask(mask: Tensor, allowedWhenTrue: boolean, dtype: Tensor['dtype']): Tensor {
   if (mask.dtype === 'bool') {
-    const blocked = allowedWhenTrue ? mask.logicalNot() : mask;
-    return Tensor.zeros(mask.shape, dtype).maskedFill(blocked, -Infinity);
+    // One pass over the (row-major) mask values; attention builds one per layer per step.
+    const flags = mask.toFlat();
+    const out = Tensor.uninitialized(mask.shape, dtype);
+    const d = out.storage.data;
+    for (let i = 0; i < flags.length; i++) d[i] = (flags[i] !== 0) === allowedWhenTrue ? 0 : -Infinity;
+    return out;
   }
   if (!mask.isFloatingPoint()) throw new DTypeError(`attention: a mask must be bool or floating point, got ${mask.dtype}`);
   return mask;

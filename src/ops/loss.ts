@@ -76,7 +76,9 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   }, [x]);
   if (reduction === 'none') return reshape(losses, target.shape);
   if (reduction === 'sum') return losses.sum();
-  const count = t.ne(ignoreIndex).sum().item();
+  const td = t.toFlat();
+  let count = 0;
+  for (let i = 0; i < td.length; i++) if (td[i] !== ignoreIndex) count++;
   return losses.sum().div(count); // 0/0 = NaN when every target is ignored, as in PyTorch
 }
 

@@ -163,8 +163,17 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   strides[d] = x.strides[d] * step;
   const out = x.asStrided(shape, strides, x.offset + s * x.strides[d]);
   return attach(out, 'SliceBackward', [x], (g) => {
-    const gx = Tensor.zeros(x.shape, g.dtype);
-    slice(gx, d, s, e, step).copy_(g);
+    if (step !== 1) {
+      const gz = Tensor.zeros(x.shape, g.dtype);
+      slice(gz, d, s, e, step).copy_(g);
+      return [gz];
+    }
+    // g where the slice was, zeros elsewhere: write each region once instead of zero-filling
+    // everything first (the q, k, v chunks of a packed projection take this path every step).
+    const gx = Tensor.uninitialized(x.shape, g.dtype);
+    if (s > 0) slice(gx, d, 0, s).fill_(0);
+    if (e < size) slice(gx, d, e, size).fill_(0);
+    slice(gx, d, s, e).copy_(g);
     return [gx];
   });
 }
