@@ -20,6 +20,12 @@ export class Node {
   saved: { tensor: Tensor; version: number }[];
   /** Set by `retainGrad()` on the output: its `.grad` is filled during backward. */
   retained: Tensor | null = null;
+  /**
+   * Set for a step-1 slice: its gradient is the incoming one placed at `start … start+length−1`
+   * of `dim` with zeros elsewhere, so backward may add it into an input gradient it already
+   * holds instead of running the rule (the q, k, v of one packed projection share one buffer).
+   */
+  region: { dim: number; start: number; length: number } | null = null;
 
   constructor(readonly name: string, inputs: readonly (Tensor | null)[], rule: GradRule, saved: readonly Tensor[]) {
     this.next = inputs.map((t): Edge => {

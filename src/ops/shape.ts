@@ -162,7 +162,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   shape[d] = len;
   strides[d] = x.strides[d] * step;
   const out = x.asStrided(shape, strides, x.offset + s * x.strides[d]);
-  return attach(out, 'SliceBackward', [x], (g) => {
+  attach(out, 'SliceBackward', [x], (g) => {
     if (step !== 1) {
       const gz = Tensor.zeros(x.shape, g.dtype);
       slice(gz, d, s, e, step).copy_(g);
@@ -176,6 +176,8 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
     slice(gx, d, s, e).copy_(g);
     return [gx];
   });
+  if (out.gradFn && step === 1) out.gradFn.region = { dim: d, start: s, length: len };
+  return out;
 }
 
 /** Removes `dim` by taking index `index` of it, as a view (x[:, i] in PyTorch). */

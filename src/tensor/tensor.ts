@@ -47,7 +47,7 @@ export class Tensor {
 
   /** A new contiguous tensor of zeros. */
   static empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return new Tensor(new Storage(allocate(dtype, numel(shape))), dtype, shape.slice(), contiguousStrides(shape), 0);
+    return new Tensor(new Storage(allocate(dtype, numel(shape)), true), dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
   /**
@@ -55,7 +55,7 @@ export class Tensor {
    * completely (skips zeroing the memory). Never hand one out before every element is written.
    */
   static uninitialized(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return new Tensor(new Storage(allocateUninitialized(dtype, numel(shape))), dtype, shape.slice(), contiguousStrides(shape), 0);
+    return new Tensor(new Storage(allocateUninitialized(dtype, numel(shape)), true), dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
   static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
