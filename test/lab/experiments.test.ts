@@ -38,7 +38,10 @@ test('layernorm: post-LN at d_model 2 outputs only ±1 (before and after trainin
   assert.equal(f.post2Distinct, 2);
   assert.ok(f.post2MaxDeviation < 1e-3);
   assert.ok(f.post2TrainedDistinct <= 2, `${f.post2TrainedDistinct} distinct vectors after training`); // 1 if every token ends on one side
-  assert.ok(f.post2TrainedMaxDeviation < 0.05);
+  // After training |ŷ| can fall short of 1 where a token's two features nearly coincide: with
+  // δ = x₁ − x₂, |ŷ| = (δ/2)/√(δ²/4 + ε), 0.94 at δ ≈ 0.017 (ε = 1e-5). Measured: 0.013 on the
+  // native backend, 0.062 on the TypeScript one (other roundings, another trajectory).
+  assert.ok(f.post2TrainedMaxDeviation < 0.1, `normalised outputs within ${f.post2TrainedMaxDeviation} of ±1`);
   assert.equal(f.pre2Distinct, f.tokens);
   assert.equal(f.post4Distinct, f.tokens);
   assert.ok(f['loss_post-2'] > 0.9, 'post-LN d2 cannot beat predicting the mean');
