@@ -74,7 +74,7 @@ const RELEASED: Record<DType, TypedArray> = {
  */
 export function recycleStorage(storage: Storage, dtype: DType): void {
   const data = storage.data;
-  if (!storage.owned || data.length < UNINITIALIZED_MIN || data.length === 0) return;
+  if (!storage.owned || data.length < UNINITIALIZED_MIN) return;
   storage.data = RELEASED[dtype];
   if (pooledBytes + data.byteLength > POOL_MAX_BYTES) return;
   let bySize = pool.get(dtype);
