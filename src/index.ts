@@ -3,6 +3,7 @@
  *
  * `import { tensor, randn, noGrad, F } from 'qkv'`
  */
+import './ops/tensor-methods.js'; // completes the Tensor class with its PyTorch-named methods
 export { Tensor } from './tensor/tensor.js';
 export type { NestedArray } from './tensor/tensor.js';
 export {

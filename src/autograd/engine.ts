@@ -4,12 +4,19 @@
  * Nodes reachable from the root run in topological order (each only after every node that feeds
  * it a gradient has run), so a tensor used twice receives the sum of both gradients before its
  * own rule runs — and a leaf used twice (a tied weight) accumulates both into `.grad`.
+ *
+ * The engine knows no particular op: a node's `rule` returns its inputs' gradients, and a node
+ * that can add its gradient into an existing buffer offers `addInto` (node.ts). The buffers
+ * backward allocates are tracked by one Arena (tensor/allocator.ts): a sum is written in place
+ * into a buffer only this backward uses, and a consumed gradient is recycled.
  */
 import { AutogradError, fmtShape } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { promoteTypes, type DType } from '../dtype.js';
+import { backend } from '../backend/index.js';
+import { Tensor } from '../tensor/tensor.js';
+import { Arena } from '../tensor/allocator.js';
 import { noGrad } from './grad-mode.js';
 import { Node } from './node.js';
-import { nextStorageSerial, recycleStorage, type Storage } from '../tensor/storage.js';
 
 export interface BackwardOptions {
   /** Keep saved tensors so backward can run through this graph again. Default false. */
@@ -26,29 +33,28 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
         `backward: a gradient can be created implicitly only for a scalar output; this output has shape ${fmtShape(root.shape)}. Pass a gradient of that shape: out.backward(grad)`,
       );
     }
-    grad = root.onesLike();
+    grad = Tensor.ones(root.shape, root.dtype);
   } else if (grad.shape.join() !== root.shape.join()) {
     throw new AutogradError(`backward: gradient has shape ${fmtShape(grad.shape)} but the output has shape ${fmtShape(root.shape)}`);
   }
 
   noGrad(() => {
-    const flow = new GradientFlow(nextStorageSerial());
-    if (!root.gradFn) {
+    const flow = new GradientFlow();
+    const rootNode = root.gradFn as Node | null;
+    if (!rootNode) {
       flow.add(root, grad!);
     } else {
-      flow.add(root.gradFn, grad!);
-      for (const node of topologicalOrder(root.gradFn)) {
+      flow.add(rootNode, grad!);
+      for (const node of topologicalOrder(rootNode)) {
         const g = flow.take(node);
         if (g === undefined) continue; // every path into this node carried no gradient
         node.check();
         if (node.retained) {
-          node.retained.grad = g.contiguous();
-          flow.escape(g);
+          node.retained.grad = copyOf(g, g.dtype);
+          flow.escape(node.retained.grad);
         }
-        const edge0 = node.next[0];
-        if (node.region && edge0 && flow.addRegion('leaf' in edge0 ? edge0.leaf : edge0.node, g, node.region)) {
-          // added into the input's gradient in place; the rule would have built the same sum
-        } else {
+        const only = node.next.length === 1 ? node.next[0] : null;
+        if (!(node.addInto && only && flow.addInto(target(only), g, node.addInto))) {
           const grads = node.rule!(g);
           node.next.forEach((edge, i) => {
             const gi = grads[i];
@@ -58,7 +64,7 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
                 `backward: ${node.name} returned a gradient of shape ${fmtShape(gi.shape)} for input ${i} of shape ${fmtShape(node.inputShapes[i])}`,
               );
             }
-            flow.add('leaf' in edge ? edge.leaf : edge.node, gi);
+            flow.add(target(edge), gi);
           });
         }
         if (!opts.retainGraph) node.release();
@@ -68,33 +74,52 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
     for (const [leaf, g] of flow.leaves()) {
       if (leaf.grad === null) {
         // A fresh, owned, contiguous buffer: later accumulation writes into it in place.
-        if (g.dtype !== leaf.dtype) leaf.grad = g.to(leaf.dtype);
-        else if (flow.adoptable(g)) leaf.grad = g; // this backward's own buffer: no copy needed
-        else leaf.grad = g.clone();
+        leaf.grad = g.dtype === leaf.dtype && flow.adoptable(g) ? g : copyOf(g, leaf.dtype);
         flow.escape(leaf.grad);
       } else {
-        leaf.grad.add_(g);
+        if (leaf.grad.shape.join() !== leaf.shape.join()) {
+          throw new AutogradError(`backward: the existing .grad of a leaf of shape ${fmtShape(leaf.shape)} has shape ${fmtShape(leaf.grad.shape)}`);
+        }
+        addInPlace(leaf.grad, g);
       }
     }
     flow.recycleDead(true);
   });
 }
 
+function target(edge: NonNullable<Node['next'][number]>): Node | Tensor {
+  return 'leaf' in edge ? edge.leaf : edge.node;
+}
+
+// Backward's own arithmetic: sums of gradients and copies, straight on the backend (no graph).
+
+function copyOf(t: Tensor, dtype: DType): Tensor {
+  const out = Tensor.uninitialized(t.shape, dtype);
+  backend().copy(t.view_(), out.view_());
+  return out;
+}
+
+function addInPlace(dst: Tensor, src: Tensor): void {
+  backend().binary('add', dst.view_(), src.view_(), dst.view_());
+  dst.storage.version++;
+}
+
+function sumOf(a: Tensor, b: Tensor): Tensor {
+  const out = Tensor.uninitialized(a.shape, promoteTypes([a.dtype, b.dtype], [], []));
+  backend().binary('add', a.view_(), b.view_(), out.view_());
+  return out;
+}
+
 /**
  * The gradients in flight during one backward: one per node still to run and one per leaf,
- * summed as they arrive. It tracks which storages this backward allocated and which of them
- * only in-flight gradients use, so that a sum is written in place into such a buffer instead of
- * a new one, and a buffer consumed by its node is recycled (tensor/storage.ts). Nothing
- * allocated before the backward (saved activations, a gradient passed in) and nothing handed
- * out (a retained or leaf `.grad`) is ever written or recycled.
+ * summed as they arrive. Its Arena counts which in-flight gradients use each buffer, so that a
+ * sum is written in place into a buffer this backward allocated and only one gradient uses, and
+ * a buffer consumed by its node is recycled. A retained or leaf `.grad` escapes the arena.
  */
 class GradientFlow {
   private readonly byTarget = new Map<Node | Tensor, Tensor>();
-  private readonly uses = new Map<Storage, number>();
-  private readonly escaped = new Set<Storage>();
+  private readonly arena = new Arena();
   private dead: Tensor[] = [];
-
-  constructor(private readonly firstSerial: number) {}
 
   /** Adds `g` to the gradient of `target` (a node still to run, or a leaf). */
   add(target: Node | Tensor, g: Tensor): void {
@@ -102,23 +127,24 @@ class GradientFlow {
     if (prev === undefined) {
       this.hold(target, g);
     } else if (this.writable(prev, g)) {
-      prev.add_(g);
+      addInPlace(prev, g);
       this.dead.push(g);
     } else {
       this.take(target);
       this.dead.push(g);
-      this.hold(target, prev.add(g));
+      this.hold(target, sumOf(prev, g));
     }
   }
 
   /**
-   * Adds `g` into `region` of the gradient `target` already holds, if that gradient is a buffer
-   * this backward may write; returns false (nothing done) otherwise.
+   * Lets `addInto` add `g`'s contribution into the gradient `target` already holds, if that
+   * gradient is a buffer this backward may write; returns false (nothing done) otherwise.
    */
-  addRegion(target: Node | Tensor, g: Tensor, region: { dim: number; start: number; length: number }): boolean {
+  addInto(target: Node | Tensor, g: Tensor, addInto: (buffer: Tensor, g: Tensor) => void): boolean {
     const prev = this.byTarget.get(target);
     if (prev === undefined || !this.writable(prev, g)) return false;
-    prev.narrow(region.dim, region.start, region.length).add_(g);
+    addInto(prev, g);
+    prev.storage.version++;
     this.dead.push(g);
     return true;
   }
@@ -128,14 +154,14 @@ class GradientFlow {
     const g = this.byTarget.get(target);
     if (g === undefined) return undefined;
     this.byTarget.delete(target);
-    this.uses.set(g.storage, this.uses.get(g.storage)! - 1);
+    this.arena.drop(g.storage);
     this.dead.push(g);
     return g;
   }
 
   /** `t`'s storage is handed out (a `.grad`): never written in place or recycled. */
   escape(t: Tensor): void {
-    this.escaped.add(t.storage);
+    this.arena.escape(t.storage);
   }
 
   /** The leaves' summed gradients (once every node has run). */
@@ -152,36 +178,23 @@ class GradientFlow {
 
   /** Whether `g` (a leaf's gradient from `leaves()`) can become its `.grad` without a copy. */
   adoptable(g: Tensor): boolean {
-    return this.mine(g.storage) && this.uses.get(g.storage) === 1 && g.offset === 0 && g.isContiguous()
-      && g.numel() === g.storage.data.length;
+    return this.arena.exclusive(g.storage) && g.offset === 0 && g.isContiguous() && g.numel() === g.storage.data.length;
   }
 
   /** Recycles the buffers of consumed gradients that no in-flight gradient still uses. */
   recycleDead(finished = false): void {
-    for (const t of this.dead) {
-      const s = t.storage;
-      if (this.mine(s) && (finished || !this.uses.get(s))) {
-        this.uses.delete(s);
-        recycleStorage(s, t.dtype);
-      }
-    }
+    for (const t of this.dead) this.arena.release(t.storage, t.dtype, finished);
     this.dead = [];
   }
 
   private hold(target: Node | Tensor, g: Tensor): void {
     this.byTarget.set(target, g);
-    this.uses.set(g.storage, (this.uses.get(g.storage) ?? 0) + 1);
-  }
-
-  /** Allocated by this backward, owned, not handed out. */
-  private mine(s: Storage): boolean {
-    return s.owned && s.serial >= this.firstSerial && !this.escaped.has(s) && s.data.length > 0;
+    this.arena.hold(g.storage);
   }
 
   /** `g` may be added into `prev` in place: prev alone uses its buffer, which this backward allocated and nobody else sees. */
   private writable(prev: Tensor, g: Tensor): boolean {
-    return this.mine(prev.storage) && this.uses.get(prev.storage) === 1 && prev.isContiguous()
-      && g.storage !== prev.storage && g.dtype === prev.dtype;
+    return this.arena.exclusive(prev.storage) && prev.isContiguous() && g.storage !== prev.storage && g.dtype === prev.dtype;
   }
 }
 

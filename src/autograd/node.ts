@@ -7,13 +7,13 @@
  * their storage versions, so that modifying a saved tensor in place is caught at backward time.
  */
 import { AutogradError } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { GradFn, Tensor } from '../tensor/tensor.js';
 import { isGradEnabled } from './grad-mode.js';
 
 export type Edge = { node: Node } | { leaf: Tensor } | null;
 export type GradRule = (grad: Tensor) => (Tensor | null)[];
 
-export class Node {
+export class Node implements GradFn {
   readonly next: Edge[];
   readonly inputShapes: number[][];
   rule: GradRule | null;
@@ -21,16 +21,19 @@ export class Node {
   /** Set by `retainGrad()` on the output: its `.grad` is filled during backward. */
   retained: Tensor | null = null;
   /**
-   * Set for a step-1 slice: its gradient is the incoming one placed at `start … start+length−1`
-   * of `dim` with zeros elsewhere, so backward may add it into an input gradient it already
-   * holds instead of running the rule (the q, k, v of one packed projection share one buffer).
+   * Optional, for a one-input op whose gradient is mostly zeros (a slice: the incoming gradient
+   * placed in a region): adds this node's gradient for its input into `target`, a buffer that
+   * already holds that input's gradient and that backward allows to be written in place. Backward
+   * calls it instead of `rule` when it can — the q, k, v slices of one packed projection then
+   * add into one buffer instead of three zero-padded copies. Must compute exactly
+   * `target += rule(grad)[0]`.
    */
-  region: { dim: number; start: number; length: number } | null = null;
+  addInto: ((target: Tensor, grad: Tensor) => void) | null = null;
 
   constructor(readonly name: string, inputs: readonly (Tensor | null)[], rule: GradRule, saved: readonly Tensor[]) {
     this.next = inputs.map((t): Edge => {
       if (t === null || !t.requiresGrad) return null;
-      return t.gradFn ? { node: t.gradFn } : { leaf: t };
+      return t.gradFn ? { node: t.gradFn as Node } : { leaf: t };
     });
     this.inputShapes = inputs.map((t) => (t ? t.shape.slice() : []));
     this.rule = rule;
@@ -55,6 +58,7 @@ export class Node {
 
   release(): void {
     this.rule = null;
+    this.addInto = null;
     this.saved = [];
   }
 }
@@ -62,7 +66,8 @@ export class Node {
 /**
  * Attaches a gradient rule to `out` if grad mode is on and some input requires grad.
  * `rule(grad)` returns one gradient per input (null where an input gets none), each of that
- * input's shape. `saved` lists the tensors the rule reads, for the in-place check.
+ * input's shape. `saved` lists the tensors the rule reads, for the in-place check. `addInto`, for
+ * a one-input op, is the in-place form of the rule (see Node.addInto).
  */
 export function attach(
   out: Tensor,
@@ -70,9 +75,12 @@ export function attach(
   inputs: readonly (Tensor | null)[],
   rule: GradRule,
   saved: readonly Tensor[] = [],
+  addInto: Node['addInto'] = null,
 ): Tensor {
   if (!isGradEnabled() || !inputs.some((t) => t !== null && t.requiresGrad)) return out;
-  out.gradFn = new Node(name, inputs, rule, saved);
+  const node = new Node(name, inputs, rule, saved);
+  node.addInto = addInto;
+  out.gradFn = node;
   out.requiresGrad = true;
   return out;
 }

@@ -15,10 +15,17 @@
  * These functions only rename (and transpose) tensors; models/pretrained.ts builds GPTs from them.
  */
 import { StateDictError, fmtShape } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 
-/** HF GPT-2 Conv1D weights are [in, out]; a Linear's are [out, in]: the same transpose both ways. */
-const transposeConv1D = (w: Tensor): Tensor => w.t().contiguous();
+/**
+ * HF GPT-2 Conv1D weights are [in, out]; a Linear's are [out, in]: the same transpose both ways,
+ * as a contiguous copy (checkpoint tensors, no graph).
+ */
+function transposeConv1D(w: Tensor): Tensor {
+  if (w.ndim !== 2) throw new StateDictError(`a Conv1D weight must be 2-D, got ${fmtShape(w.shape)}`);
+  const t = w.asStrided([w.shape[1], w.shape[0]], [w.strides[1], w.strides[0]], w.offset);
+  return Tensor.fromTypedArray(t.toFlat(), t.shape, w.dtype);
+}
 
 const CONV1D = /\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 

@@ -12,6 +12,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
 import { Parameter } from './parameter.js';
+import '../ops/tensor-methods.js'; // modules and optimizers use the complete Tensor class
 
 export interface LoadResult {
   missingKeys: string[];

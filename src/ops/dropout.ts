@@ -1,7 +1,8 @@
 /** dropout: zeroes each element with probability p and scales survivors by 1/(1−p) (inverted dropout). */
 import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { bernoulliMask, type Generator } from '../tensor/random.js';
+import type { Generator } from '../tensor/random.js';
+import { bernoulliMask } from './random.js';
 
 /**
  * Identity when not training or p = 0; all zeros when p = 1. The mask is drawn from the seeded

@@ -8,7 +8,6 @@ import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { broadcastShapes, inferShape, normDim, numel, viewStrides } from '../tensor/shape.js';
 import { backend } from '../backend/index.js';
-import { sumTo } from './reduce.js';
 
 export function view(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferShape(shape, x.numel(), 'view', x.shape);
@@ -103,7 +102,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   });
   if (outShape.join() === x.shape.join()) return x;
   const out = x.asStrided(outShape, outStrides, x.offset);
-  return attach(out, 'ExpandBackward', [x], (g) => [sumTo(g, x.shape)]);
+  return attach(out, 'ExpandBackward', [x], (g) => [g.sumToSize(x.shape)]);
 }
 
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
@@ -162,12 +161,14 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   shape[d] = len;
   strides[d] = x.strides[d] * step;
   const out = x.asStrided(shape, strides, x.offset + s * x.strides[d]);
-  attach(out, 'SliceBackward', [x], (g) => {
-    if (step !== 1) {
+  if (step !== 1) {
+    return attach(out, 'SliceBackward', [x], (g) => {
       const gz = Tensor.zeros(x.shape, g.dtype);
       slice(gz, d, s, e, step).copy_(g);
       return [gz];
-    }
+    });
+  }
+  return attach(out, 'SliceBackward', [x], (g) => {
     // g where the slice was, zeros elsewhere: write each region once instead of zero-filling
     // everything first (the q, k, v chunks of a packed projection take this path every step).
     const gx = Tensor.uninitialized(x.shape, g.dtype);
@@ -175,9 +176,7 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
     if (e < size) slice(gx, d, e, size).fill_(0);
     slice(gx, d, s, e).copy_(g);
     return [gx];
-  });
-  if (out.gradFn && step === 1) out.gradFn.region = { dim: d, start: s, length: len };
-  return out;
+  }, [], (buffer, g) => slice(buffer, d, s, e).add_(g));
 }
 
 /** Removes `dim` by taking index `index` of it, as a view (x[:, i] in PyTorch). */

@@ -6,6 +6,7 @@
 import { ArgumentError, StateDictError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
+import '../ops/tensor-methods.js'; // modules and optimizers use the complete Tensor class
 
 export type ParamGroupInput<H> = { params: Iterable<Tensor> } & Partial<H>;
 export type ParamsInput<H> = Iterable<Tensor> | ParamGroupInput<H>[];

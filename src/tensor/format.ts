@@ -3,12 +3,23 @@
  * shared column width, scientific notation when magnitudes call for it, and `...` summarised
  * output above 1000 elements (first and last 3 per dim).
  */
-import type { Tensor } from './tensor.js';
+import type { DType, TypedArray } from '../dtype.js';
+
+/** What printing reads of a tensor (tensor.ts passes itself). */
+export interface Printable {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly ndim: number;
+  readonly requiresGrad: boolean;
+  readonly gradFn: { readonly name: string } | null;
+  numel(): number;
+  toFlat(): TypedArray;
+}
 
 const EDGE = 3;
 const THRESHOLD = 1000;
 
-export function formatTensor(t: Tensor): string {
+export function formatTensor(t: Printable): string {
   const flat = t.toFlat();
   const summarize = flat.length > THRESHOLD;
   const isFloat = t.dtype === 'float32' || t.dtype === 'float64';

@@ -7,8 +7,6 @@
  * the same weights); distributions are the same.
  */
 import { ArgumentError } from '../errors.js';
-import { allocate, type DType } from '../dtype.js';
-import { Tensor } from './tensor.js';
 
 /** PyTorch's default seed, so an unseeded process is still reproducible. */
 const DEFAULT_SEED = 67280421310721;
@@ -124,34 +122,4 @@ export function getRngState(): RngState {
 /** Restores the default generator's state (torch.set_rng_state). */
 export function setRngState(state: RngState): void {
   defaultGenerator.setState(state);
-}
-
-function gen(g?: Generator): Generator {
-  return g ?? defaultGenerator;
-}
-
-export function fillUniform(t: Tensor, low: number, high: number, g?: Generator): Tensor {
-  const r = gen(g);
-  return fillWith(t, () => low + (high - low) * r.nextDouble());
-}
-
-export function fillNormal(t: Tensor, mean: number, std: number, g?: Generator): Tensor {
-  const r = gen(g);
-  return fillWith(t, () => mean + std * r.nextNormal());
-}
-
-/** Writes values drawn in row-major order of t's logical shape (any strides). */
-function fillWith(t: Tensor, draw: () => number): Tensor {
-  const values = allocate(t.dtype, t.numel());
-  for (let i = 0; i < values.length; i++) values[i] = draw();
-  return t.copy_(Tensor.fromTypedArray(values, t.shape, t.dtype));
-}
-
-/** A tensor of 1 with probability `keep`, else 0. */
-export function bernoulliMask(shape: readonly number[], keep: number, dtype: DType, g?: Generator): Tensor {
-  const r = gen(g);
-  const out = Tensor.empty(shape, dtype);
-  const d = out.storage.data;
-  for (let i = 0; i < d.length; i++) d[i] = r.nextDouble() < keep ? 1 : 0;
-  return out;
 }

@@ -3,8 +3,8 @@
  * Kernels never see any of this; they receive resolved shapes and strides.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-export { contiguousStrides, isContiguousView, numel } from '../backend/ts/strided.js';
-import { numel } from '../backend/ts/strided.js';
+export { contiguousStrides, isContiguousView, numel } from '../strides.js';
+import { numel } from '../strides.js';
 
 /** Normalises a possibly negative dim for a tensor of rank `ndim`, or throws naming the op. */
 export function normDim(dim: number, ndim: number, op: string, allowEnd = false): number {

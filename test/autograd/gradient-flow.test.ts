@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, randn, tensor, type Tensor } from '../../src/index.js';
-import { storagePoolStats } from '../../src/tensor/storage.js';
+import { storagePoolStats } from '../../src/tensor/allocator.js';
 
 const close = (a: Tensor, b: Tensor, tol = 1e-6): void => {
   const x = a.toFlat(), y = b.toFlat();

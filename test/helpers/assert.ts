@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor } from '../../src/tensor/tensor.js';
+import '../../src/index.js'; // the complete Tensor class (methods installed by ops/)
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { loadFile } from '../../src/io/files.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');

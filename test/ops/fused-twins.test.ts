@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, randn, randint, tensor, noGrad } from '../../src/index.js';
 import { attention, attentionComposed, scaledDotProductAttention } from '../../src/ops/attention.js';
-import { adamUpdate, adamUpdateComposed } from '../../src/optim/adam.js';
+import { adamUpdate, adamUpdateComposed } from '../../src/ops/optim.js';
 import { linear, linearComposed } from '../../src/ops/matmul.js';
 import type { AdamHyper } from '../../src/backend/backend.js';
 import { availableBackends } from '../../src/backend/index.js';

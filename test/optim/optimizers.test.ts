@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, nn, optim, randn, tensor, noGrad } from '../../src/index.js';
-import { adamUpdate, adamUpdateComposed } from '../../src/optim/adam.js';
+import { adamUpdate, adamUpdateComposed } from '../../src/ops/optim.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/assert.js';
 

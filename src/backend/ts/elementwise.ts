@@ -5,7 +5,7 @@
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { forEachRow } from './strided.js';
-import { erf, gelu, geluGrad, geluTanh, geluTanhGrad, roundHalfEven, sigmoid } from './math.js';
+import { erf, gelu, geluGrad, geluTanh, geluTanhGrad, roundHalfEven, sigmoid } from '../../math.js';
 
 export const UNARY: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,

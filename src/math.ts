@@ -1,5 +1,6 @@
 /**
- * Scalar math the reference kernels need and JavaScript lacks, in float64.
+ * Scalar math that JavaScript lacks, in float64: erf/erfc, GELU and its derivative, sigmoid,
+ * round-half-even. Neutral (no imports): the reference kernels and nn.init both use it.
  *
  * erf uses the all-positive series erf(x) = 2/√π·e^(−x²)·Σ 2ⁿx^(2n+1)/(1·3·…·(2n+1)) for |x| < 2.5
  * (no cancellation), and the continued fraction of erfc for larger |x|, so both erf and erfc keep

@@ -1,0 +1,137 @@
+/**
+ * Memory for tensors: uninitialized allocation, a size-keyed pool of recycled arrays, and the
+ * Arena that decides when a buffer may be written in place or recycled.
+ *
+ * JavaScript frees an ArrayBuffer only when V8's GC finds it unreachable, and V8 collects when
+ * external (ArrayBuffer) memory grows — so a training step that allocates its buffers afresh pays
+ * in GC pauses. Code that knows a buffer is dead (backward, once a gradient is consumed) gives it
+ * back here, and the next allocation of the same size takes it instead of a new ArrayBuffer.
+ */
+import { allocate, type DType, type TypedArray } from '../dtype.js';
+import { nextStorageSerial, type Storage } from './storage.js';
+
+/** Below this many elements a zeroed typed array is as cheap as an uninitialized one. */
+const UNINITIALIZED_MIN = 1024;
+/** Upper bound on the memory the pool holds; beyond it recycled arrays are left to the GC. */
+const POOL_MAX_BYTES = 64 * 2 ** 20;
+
+const pool = new Map<DType, Map<number, TypedArray[]>>();
+let pooledBytes = 0;
+let reusedCount = 0;
+let recycledCount = 0;
+
+/**
+ * An array for `n` elements of `dtype` whose contents are unspecified (stale memory, not zeros):
+ * for op outputs that a kernel overwrites completely. Large zeroed allocations cost a memset of
+ * the whole buffer (calloc) — about as much as the kernel that fills it for cheap ops.
+ */
+export function allocateUninitialized(dtype: DType, n: number): TypedArray {
+  if (n < UNINITIALIZED_MIN) return allocate(dtype, n);
+  const reused = pool.get(dtype)?.get(n)?.pop();
+  if (reused) {
+    pooledBytes -= reused.byteLength;
+    reusedCount++;
+    return reused;
+  }
+  switch (dtype) {
+    case 'float32': return new Float32Array(rawBuffer(n * 4), 0, n);
+    case 'float64': case 'int64': return new Float64Array(rawBuffer(n * 8), 0, n);
+    case 'int32': return new Int32Array(rawBuffer(n * 4), 0, n);
+    case 'bool': return new Uint8Array(rawBuffer(n), 0, n);
+  }
+}
+
+/** Node's Buffer, where there is one: it can allocate without zeroing. */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+
+/** An ArrayBuffer of `bytes` bytes: not zeroed under Node, zeroed elsewhere (browsers). */
+function rawBuffer(bytes: number): ArrayBuffer {
+  return NodeBuffer ? (NodeBuffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer) : new ArrayBuffer(bytes);
+}
+
+const RELEASED: Record<DType, TypedArray> = {
+  float32: new Float32Array(0),
+  float64: new Float64Array(0),
+  int64: new Float64Array(0),
+  int32: new Int32Array(0),
+  bool: new Uint8Array(0),
+};
+
+/**
+ * Gives an owned storage's array back for reuse. The caller guarantees that no tensor anyone can
+ * still reach uses `storage`; its array is replaced by an empty one, so a use after release fails
+ * the backend's range check instead of reading another tensor's values.
+ */
+export function recycleStorage(storage: Storage, dtype: DType): void {
+  const data = storage.data;
+  if (!storage.owned || data.length < UNINITIALIZED_MIN) return;
+  storage.data = RELEASED[dtype];
+  if (pooledBytes + data.byteLength > POOL_MAX_BYTES) return;
+  let bySize = pool.get(dtype);
+  if (!bySize) pool.set(dtype, (bySize = new Map()));
+  let list = bySize.get(data.length);
+  if (!list) bySize.set(data.length, (list = []));
+  list.push(data);
+  pooledBytes += data.byteLength;
+  recycledCount++;
+}
+
+/** What the pool holds now and how many arrays it has taken back and handed out again. */
+export function storagePoolStats(): { pooledBytes: number; recycled: number; reused: number } {
+  return { pooledBytes, recycled: recycledCount, reused: reusedCount };
+}
+
+/**
+ * The buffers one computation allocated, and who still uses them. A buffer is the arena's when
+ * it was created during the arena's lifetime, is owned (not wrapped from outside) and was never
+ * handed out (`escape`); the arena counts its uses (`hold`/`drop`), and only a buffer of its own
+ * with no remaining use may be recycled — or, with exactly one use, written in place by that user.
+ * Nothing allocated before the arena began (saved activations, a gradient passed in) is ever
+ * written or recycled through it.
+ *
+ * Backward (autograd/engine.ts) runs one arena per pass.
+ */
+export class Arena {
+  private readonly firstSerial = nextStorageSerial();
+  private readonly uses = new Map<Storage, number>();
+  private readonly escaped = new Set<Storage>();
+
+  /** Allocated in this arena's lifetime, owned, live and never handed out. */
+  owns(s: Storage): boolean {
+    return s.owned && s.serial >= this.firstSerial && !this.escaped.has(s) && s.data.length > 0;
+  }
+
+  /** One more user of `s`. */
+  hold(s: Storage): void {
+    this.uses.set(s, (this.uses.get(s) ?? 0) + 1);
+  }
+
+  /** One user fewer. */
+  drop(s: Storage): void {
+    const n = this.uses.get(s);
+    if (n !== undefined) this.uses.set(s, n - 1);
+  }
+
+  /** How many users `s` has. */
+  users(s: Storage): number {
+    return this.uses.get(s) ?? 0;
+  }
+
+  /** The arena's own buffer with a single user: that user may write it in place. */
+  exclusive(s: Storage): boolean {
+    return this.owns(s) && this.users(s) === 1;
+  }
+
+  /** `s` is handed out (to a `.grad`, a result): never written in place or recycled from now on. */
+  escape(s: Storage): void {
+    this.escaped.add(s);
+  }
+
+  /** Recycles `s` if it is the arena's and unused (or unconditionally so when `finished`). */
+  release(s: Storage, dtype: DType, finished = false): void {
+    if (this.owns(s) && (finished || !this.users(s))) {
+      this.uses.delete(s);
+      recycleStorage(s, dtype);
+    }
+  }
+}
