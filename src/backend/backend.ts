@@ -89,6 +89,28 @@ export interface Backend {
   /** dst[index[i], :] += src[i, :]; dst is contiguous [R, E], src contiguous [N, E]. */
   indexAdd(dst: View, index: View, src: View): void;
 
+  /**
+   * out[…, i, …] = x[…, index[…, i, …], …] along `dim` (torch.gather); any strides; index is
+   * integer with out's shape, x has out's sizes on every other dim; values checked by core.
+   */
+  gather(x: View, dim: number, index: View, out: View): void;
+  /**
+   * dst[…, index[…, i, …], …] = src[…, i, …] along `dim`, or += when reduce is 'add'
+   * (torch.scatter_ / scatter_add_), in place, walking index in row-major order; src has index's
+   * sizes; any strides.
+   */
+  scatter(dst: View, dim: number, index: View, src: View, reduce: 'none' | 'add'): void;
+  /**
+   * The first k of each row of contiguous x [..., L] in sorted order (ascending, or descending),
+   * into contiguous values [..., k] and int64 indices [..., k]; stable; NaN above every number.
+   */
+  sort(x: View, k: number, descending: boolean, values: View, indices: View): void;
+  /**
+   * Inclusive cumulative sum or product of contiguous x along `dim` into contiguous out, from the
+   * first element (or from the last when `reverse`); the running value is float64.
+   */
+  cumulative(op: 'sum' | 'prod', x: View, dim: number, reverse: boolean, out: View): void;
+
   /** Softmax (or log-softmax) of contiguous x along `dim` into contiguous out. */
   softmax(x: View, dim: number, log: boolean, out: View): void;
   /**

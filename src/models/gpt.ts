@@ -289,7 +289,7 @@ export class GPT extends Module {
         } else {
           last = last.div(temperature);
           if (topK !== undefined) last = topKFilter(last, topK);
-          next = multinomial(last.softmax(-1), generator);
+          next = multinomial(last.softmax(-1), 1, false, generator);
         }
         seq = cat([seq, next], 1);
       }

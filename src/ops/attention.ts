@@ -10,7 +10,8 @@
  */
 import { attach } from '../autograd/node.js';
 import { enableGrad, isGradEnabled, noGrad } from '../autograd/grad-mode.js';
-import { AutogradError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, AutogradError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { checkOptions } from '../options.js';
 import { Tensor } from '../tensor/tensor.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import { backend } from '../backend/index.js';
@@ -170,7 +171,28 @@ export function attentionComposed(q: Tensor, k: Tensor, v: Tensor, opts: SdpaOpt
   return { out: weights.matmul(v), weights };
 }
 
-/** F.scaled_dot_product_attention: the attention output only. */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: SdpaOptions = {}): Tensor {
+const SDPA_KEYS = ['attnMask', 'dropoutP', 'isCausal', 'scale', 'training'];
+
+/**
+ * F.scaled_dot_product_attention: the attention output only, with PyTorch 2's signature —
+ * `(q, k, v, attnMask = null, dropoutP = 0, isCausal = false, scale = null)` — or its options
+ * object `(q, k, v, { attnMask, dropoutP, isCausal, scale, training })`. A bool attnMask is true
+ * where attention is allowed (PyTorch's SDPA convention). Runs on the fused kernel unless
+ * dropout is active in training or the mask needs a gradient.
+ *
+ * Shape: q (…, L, D), k (…, S, D), v (…, S, Dv) → (…, L, Dv)
+ */
+export function scaledDotProductAttention(
+  q: Tensor, k: Tensor, v: Tensor,
+  attnMaskOrOpts: Tensor | null | SdpaOptions = null, dropoutP = 0, isCausal = false, scale: number | null = null,
+): Tensor {
+  let opts: SdpaOptions;
+  if (attnMaskOrOpts === null || attnMaskOrOpts instanceof Tensor) {
+    opts = { attnMask: attnMaskOrOpts, dropoutP, isCausal, ...(scale === null ? {} : { scale }) };
+  } else {
+    if (arguments.length > 4) throw new ArgumentError('scaledDotProductAttention: pass either an options object or positional (attnMask, dropoutP, isCausal, scale), not both');
+    opts = checkOptions(attnMaskOrOpts, SDPA_KEYS, 'scaledDotProductAttention');
+  }
+  if (opts.isCausal && opts.attnMask) throw new ArgumentError('scaledDotProductAttention: pass either attnMask or isCausal, not both (as PyTorch)');
   return attention(q, k, v, opts).out;
 }

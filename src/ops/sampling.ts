@@ -19,32 +19,53 @@ export function topKFilter(logits: Tensor, k: number): Tensor {
 }
 
 /**
- * One draw per row from the categorical distribution `probs` (…, V) (rows need not be
- * normalised), as int64 (…, 1).
+ * `numSamples` draws per row from the categorical distributions in `probs` (…, V) — rows need
+ * not be normalised — as int64 (…, numSamples) (torch.multinomial). Without replacement every
+ * draw of a row is a different category (numSamples ≤ the number of non-zero weights); with
+ * replacement draws are independent. Uses the seeded generator.
  */
-export function multinomial(probs: Tensor, generator?: Generator): Tensor {
-  if (probs.ndim < 1) throw new ShapeError(`multinomial: expected (…, V) probabilities, got ${fmtShape(probs.shape)}`);
+export function multinomial(probs: Tensor, numSamples = 1, replacement = false, generator?: Generator): Tensor {
+  if (probs.ndim < 1 || probs.ndim > 2) throw new ShapeError(`multinomial: probabilities must be 1-D or 2-D (rows, V), got ${fmtShape(probs.shape)}`);
+  if (!Number.isInteger(numSamples) || numSamples <= 0) throw new ArgumentError(`multinomial: numSamples must be a positive integer, got ${numSamples}`);
   const V = probs.shape[probs.ndim - 1];
+  if (!replacement && numSamples > V) throw new ArgumentError(`multinomial: cannot sample ${numSamples} > ${V} categories without replacement`);
   const p = probs.reshape([-1, V]).toFlat();
-  const n = p.length / V;
-  const out = Tensor.empty([...probs.shape.slice(0, -1), 1], 'int64');
+  const rows = V === 0 ? 0 : p.length / V;
+  const out = Tensor.empty([...probs.shape.slice(0, -1), numSamples], 'int64');
   const g = generator ?? defaultGenerator;
-  for (let r = 0; r < n; r++) {
-    let total = 0;
+  const w = new Float64Array(V);
+  for (let r = 0; r < rows; r++) {
+    let total = 0, positive = 0;
     for (let j = 0; j < V; j++) {
-      const w = p[r * V + j];
-      if (!(w >= 0) || w === Infinity) throw new ArgumentError(`multinomial: probabilities must be finite and non-negative; row ${r} has ${w} at ${j}`);
-      total += w;
+      const v = p[r * V + j];
+      if (!(v >= 0) || v === Infinity) throw new ArgumentError(`multinomial: probabilities must be finite and non-negative; row ${r} has ${v} at ${j}`);
+      w[j] = v;
+      total += v;
+      if (v > 0) positive++;
     }
     if (total <= 0) throw new ArgumentError(`multinomial: row ${r} sums to 0`);
-    let u = g.nextDouble() * total, pick = -1;
-    for (let j = 0; j < V; j++) {
-      const w = p[r * V + j];
-      if (w > 0) pick = j; // rounding can leave u ≥ 0 at the end: fall back to the last possible j
-      u -= w;
-      if (u < 0 && w > 0) break;
+    if (!replacement && numSamples > positive) {
+      throw new ArgumentError(`multinomial: row ${r} has ${positive} non-zero weights, fewer than the ${numSamples} samples drawn without replacement`);
     }
-    out.storage.data[r] = pick;
+    for (let s = 0; s < numSamples; s++) {
+      const pick = draw(w, total, g);
+      out.storage.data[r * numSamples + s] = pick;
+      if (!replacement) {
+        total -= w[pick];
+        w[pick] = 0;
+      }
+    }
   }
   return out;
+}
+
+/** One index drawn with probability w[j] / total (w[j] = 0 never drawn). */
+function draw(w: Float64Array, total: number, g: Generator): number {
+  let u = g.nextDouble() * total, pick = -1;
+  for (let j = 0; j < w.length; j++) {
+    if (w[j] > 0) pick = j; // rounding can leave u ≥ 0 at the end: fall back to the last possible j
+    u -= w[j];
+    if (u < 0 && w[j] > 0) break;
+  }
+  return pick;
 }

@@ -190,30 +190,6 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   return squeeze(slice(x, d, i, i + 1), d);
 }
 
-/** Index spec for `index()`: a number selects, null keeps the dim, [start, end, step?] slices. */
-export type IndexSpec = number | null | [number?, number?, number?];
-
-/**
- * Basic indexing like PyTorch's x[a, b:c, :]: one spec per leading dim.
- * Example: `x.index(0, null, [1, 3])` is `x[0, :, 1:3]`.
- */
-export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
-  if (specs.length > x.ndim) throw new ShapeError(`index: too many indices (${specs.length}) for a tensor of rank ${x.ndim}`);
-  let out = x;
-  let d = 0;
-  for (const spec of specs) {
-    if (spec === null) {
-      d++;
-    } else if (typeof spec === 'number') {
-      out = select(out, d, spec);
-    } else {
-      out = slice(out, d, spec[0] ?? 0, spec[1], spec[2] ?? 1);
-      d++;
-    }
-  }
-  return out;
-}
-
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new ArgumentError('cat: expected a non-empty list of tensors');
   const first = tensors[0];
@@ -330,4 +306,104 @@ export function movedim(x: Tensor, source: number, destination: number): Tensor 
   const rest = x.shape.map((_, i) => i).filter((i) => i !== s);
   rest.splice(d, 0, s);
   return permute(x, rest);
+}
+
+/** Reverses the order of elements along each of `dims` (torch.flip; a copy, as in PyTorch). */
+export function flip(x: Tensor, dims: readonly number[]): Tensor {
+  const ds = dims.map((d) => normDim(d, x.ndim, 'flip'));
+  if (new Set(ds).size !== ds.length) throw new ShapeError(`flip: dim appears more than once in ${fmtShape(dims)}`);
+  let out = x;
+  for (const d of ds) {
+    const n = x.shape[d];
+    const reversed = Tensor.fromTypedArray(Float64Array.from({ length: n }, (_, i) => n - 1 - i), [n], 'int64');
+    out = indexSelect(out, d, reversed);
+  }
+  return ds.length === 0 ? clone(x) : out;
+}
+
+/**
+ * Shifts elements along `dims` by `shifts`, wrapping around (torch.roll). Without dims the
+ * tensor is flattened, rolled and restored.
+ */
+export function roll(x: Tensor, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
+  const sh = typeof shifts === 'number' ? [shifts] : [...shifts];
+  if (dims === undefined) {
+    if (sh.length !== 1) throw new ArgumentError(`roll: without dims, shifts must be one number, got ${fmtShape(sh)}`);
+    return reshape(roll(reshape(x, [-1]), sh[0], 0), x.shape);
+  }
+  const ds = typeof dims === 'number' ? [dims] : [...dims];
+  if (ds.length !== sh.length) throw new ArgumentError(`roll: shifts ${fmtShape(sh)} and dims ${fmtShape(ds)} must have the same length`);
+  let out = x;
+  ds.forEach((dim, i) => {
+    const d = normDim(dim, x.ndim, 'roll');
+    if (!Number.isInteger(sh[i])) throw new ArgumentError(`roll: shift ${sh[i]} is not an integer`);
+    const n = x.shape[d];
+    const s = n === 0 ? 0 : ((sh[i] % n) + n) % n;
+    if (s !== 0) out = cat([narrow(out, d, n - s, s), narrow(out, d, 0, n - s)], d);
+  });
+  return out === x ? clone(x) : out;
+}
+
+/**
+ * Tiles the tensor: `repeat(2, 3)` on a (a, b) tensor gives (2a, 3b) (torch.Tensor.repeat);
+ * more sizes than dims add leading dims.
+ */
+export function repeat(x: Tensor, sizes: readonly number[]): Tensor {
+  if (sizes.length < x.ndim) {
+    throw new ShapeError(`repeat: the number of repeat dims (${sizes.length}) can not be smaller than the number of tensor dims (${x.ndim}, shape ${fmtShape(x.shape)})`);
+  }
+  for (const r of sizes) if (!Number.isInteger(r) || r < 0) throw new ArgumentError(`repeat: repeats must be non-negative integers, got ${fmtShape(sizes)}`);
+  const padded = [...sizes.slice(0, sizes.length - x.ndim).map(() => 1), ...x.shape];
+  // (s0, s1, …) → (1, s0, 1, s1, …) → expand (r0, s0, r1, s1, …) → reshape (r0·s0, r1·s1, …)
+  const interleaved = reshape(x, padded.flatMap((s) => [1, s]));
+  const expanded = expand(interleaved, padded.flatMap((s, i) => [sizes[i], s]));
+  return reshape(expanded, padded.map((s, i) => s * sizes[i]));
+}
+
+/** repeat with fewer sizes than dims allowed (leading sizes of 1 assumed), as torch.tile. */
+export function tile(x: Tensor, dims: readonly number[]): Tensor {
+  return repeat(x, [...new Array<number>(Math.max(x.ndim - dims.length, 0)).fill(1), ...dims]);
+}
+
+/**
+ * Repeats each element `repeats` times along `dim` (torch.repeat_interleave); without dim the
+ * input is flattened first. `repeats` is a number or an integer tensor with one count per element.
+ */
+export function repeatInterleave(x: Tensor, repeats: number | Tensor, dim?: number): Tensor {
+  const src = dim === undefined ? reshape(x, [-1]) : x;
+  const d = dim === undefined ? 0 : normDim(dim, x.ndim, 'repeatInterleave');
+  const n = src.shape[d];
+  let counts: ArrayLike<number>;
+  if (typeof repeats === 'number') {
+    if (!Number.isInteger(repeats) || repeats < 0) throw new ArgumentError(`repeatInterleave: repeats must be a non-negative integer, got ${repeats}`);
+    counts = new Array<number>(n).fill(repeats);
+  } else {
+    if (repeats.dtype !== 'int64' && repeats.dtype !== 'int32') throw new DTypeError(`repeatInterleave: repeats must be an integer tensor, got ${repeats.dtype}`);
+    counts = repeats.numel() === 1 ? new Array<number>(n).fill(repeats.item()) : repeats.toFlat();
+    if (counts.length !== n) throw new ShapeError(`repeatInterleave: repeats has ${counts.length} values for dim ${d} of size ${n}`);
+    for (let i = 0; i < counts.length; i++) if (counts[i] < 0) throw new ArgumentError(`repeatInterleave: repeats must be non-negative, got ${counts[i]} at ${i}`);
+  }
+  const idx: number[] = [];
+  for (let i = 0; i < n; i++) for (let r = 0; r < counts[i]; r++) idx.push(i);
+  return indexSelect(src, d, Tensor.fromTypedArray(Float64Array.from(idx), [idx.length], 'int64'));
+}
+
+/**
+ * The diagonal of dims dim1 and dim2 (offset > 0 above the main diagonal), as a view whose last
+ * dim runs along it (torch.diagonal).
+ */
+export function diagonal(x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor {
+  const a = normDim(dim1, x.ndim, 'diagonal'), b = normDim(dim2, x.ndim, 'diagonal');
+  if (a === b) throw new ShapeError(`diagonal: dim1 and dim2 cannot be identical (both ${a})`);
+  if (!Number.isInteger(offset)) throw new ArgumentError(`diagonal: offset ${offset} is not an integer`);
+  const len = Math.max(0, offset >= 0 ? Math.min(x.shape[a], x.shape[b] - offset) : Math.min(x.shape[a] + offset, x.shape[b]));
+  let start = x.offset;
+  if (len > 0) start += offset >= 0 ? offset * x.strides[b] : -offset * x.strides[a];
+  const keep = x.shape.map((_, i) => i).filter((i) => i !== a && i !== b);
+  const out = x.asStrided([...keep.map((i) => x.shape[i]), len], [...keep.map((i) => x.strides[i]), x.strides[a] + x.strides[b]], start);
+  return attach(out, 'DiagonalBackward', [x], (g) => {
+    const gx = Tensor.zeros(x.shape, g.dtype);
+    diagonal(gx, offset, a, b).copy_(g);
+    return [gx];
+  });
 }

@@ -17,10 +17,15 @@ import * as S from './shape.js';
 import * as M from './matmul.js';
 import * as SM from './softmax.js';
 import * as TR from './triangle.js';
+import * as I from './indexing.js';
+import * as C from './cumulative.js';
+import { argsort, sort, topk } from './sort.js';
+import { multinomial } from './sampling.js';
 import { fillNormal, fillUniform } from './random.js';
+import { shapeArgs, type ShapeArgs } from '../tensor/shape.js';
 import type { Operand } from './elementwise.js';
 import type { Dims, VarOptions } from './reduce.js';
-import type { IndexSpec } from './shape.js';
+import type { IndexSpec } from './indexing.js';
 
 type Self = Tensor;
 
@@ -42,17 +47,21 @@ const methods = {
   // -------------------------------------------------------------------------------------------
   // Shape and views
 
-  view(this: Self, shape: readonly number[]): Tensor { return S.view(this, shape); },
-  reshape(this: Self, shape: readonly number[]): Tensor { return S.reshape(this, shape); },
+  /** A view with another shape (one size may be −1): `x.view(3, -1)` or `x.view([3, -1])`. */
+  view(this: Self, ...shape: ShapeArgs): Tensor { return S.view(this, shapeArgs(shape, 'view')); },
+  /** view when the layout allows, a copy otherwise: `x.reshape(3, -1)` or `x.reshape([3, -1])`. */
+  reshape(this: Self, ...shape: ShapeArgs): Tensor { return S.reshape(this, shapeArgs(shape, 'reshape')); },
   flatten(this: Self, startDim = 0, endDim = -1): Tensor { return S.flatten(this, startDim, endDim); },
   unflatten(this: Self, dim: number, sizes: readonly number[]): Tensor { return S.unflatten(this, dim, sizes); },
   contiguous(this: Self): Tensor { return S.contiguous(this); },
   clone(this: Self): Tensor { return S.clone(this); },
-  permute(this: Self, dims: readonly number[]): Tensor { return S.permute(this, dims); },
+  /** Reorders dims: `x.permute(0, 2, 1)` or `x.permute([0, 2, 1])`. */
+  permute(this: Self, ...dims: ShapeArgs): Tensor { return S.permute(this, shapeArgs(dims, 'permute')); },
   transpose(this: Self, dim0: number, dim1: number): Tensor { return S.transpose(this, dim0, dim1); },
   movedim(this: Self, source: number, destination: number): Tensor { return S.movedim(this, source, destination); },
   t(this: Self): Tensor { return S.t(this); },
-  expand(this: Self, shape: readonly number[]): Tensor { return S.expand(this, shape); },
+  /** Broadcasts size-1 dims without copying: `x.expand(4, -1)` or `x.expand([4, -1])`. */
+  expand(this: Self, ...shape: ShapeArgs): Tensor { return S.expand(this, shapeArgs(shape, 'expand')); },
   expandAs(this: Self, other: Tensor): Tensor { return S.expand(this, other.shape); },
   broadcastTo(this: Self, shape: readonly number[]): Tensor { return S.broadcastTo(this, shape); },
   unsqueeze(this: Self, dim: number): Tensor { return S.unsqueeze(this, dim); },
@@ -60,7 +69,27 @@ const methods = {
   narrow(this: Self, dim: number, start: number, length: number): Tensor { return S.narrow(this, dim, start, length); },
   slice(this: Self, dim: number, start = 0, end?: number, step = 1): Tensor { return S.slice(this, dim, start, end, step); },
   select(this: Self, dim: number, index: number): Tensor { return S.select(this, dim, index); },
-  index(this: Self, ...specs: IndexSpec[]): Tensor { return S.index(this, ...specs); },
+  /** `x[specs…]`: numbers, null or ':', slices, 'None', '...', integer and bool tensors (ops/indexing.ts). */
+  index(this: Self, ...specs: IndexSpec[]): Tensor { return I.index(this, ...specs); },
+  /** `x[specs…] = values` in place; `accumulate` adds (torch index_put_). */
+  indexPut_<T extends Tensor>(this: T, indices: readonly IndexSpec[], values: Tensor | number, accumulate = false): T { I.indexPutInPlace(this, indices, values, accumulate); return this; },
+  /** A copy with `values` written at `indices` (torch index_put), with gradients. */
+  indexPut(this: Self, indices: readonly IndexSpec[], values: Tensor | number, accumulate = false): Tensor { return I.indexPut(this, indices, values, accumulate); },
+  gather(this: Self, dim: number, index: Tensor): Tensor { return I.gather(this, dim, index); },
+  scatter(this: Self, dim: number, index: Tensor, src: Tensor | number): Tensor { return I.scatter(this, dim, index, src); },
+  scatterAdd(this: Self, dim: number, index: Tensor, src: Tensor): Tensor { return I.scatterAdd(this, dim, index, src); },
+  scatter_<T extends Tensor>(this: T, dim: number, index: Tensor, src: Tensor | number): T { I.scatterInPlace(this, dim, index, src, 'none'); return this; },
+  scatterAdd_<T extends Tensor>(this: T, dim: number, index: Tensor, src: Tensor): T { I.scatterInPlace(this, dim, index, src, 'add'); return this; },
+  maskedSelect(this: Self, mask: Tensor): Tensor { return I.maskedSelect(this, mask); },
+  nonzero(this: Self): Tensor { return I.nonzero(this); },
+  /** Reverses the order along dims: `x.flip(0)`, `x.flip(0, 1)` or `x.flip([0, 1])`. */
+  flip(this: Self, ...dims: ShapeArgs): Tensor { return S.flip(this, shapeArgs(dims, 'flip')); },
+  roll(this: Self, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor { return S.roll(this, shifts, dims); },
+  /** Tiles: `x.repeat(2, 1)` or `x.repeat([2, 1])` (torch.Tensor.repeat). */
+  repeat(this: Self, ...sizes: ShapeArgs): Tensor { return S.repeat(this, shapeArgs(sizes, 'repeat')); },
+  tile(this: Self, ...dims: ShapeArgs): Tensor { return S.tile(this, shapeArgs(dims, 'tile')); },
+  repeatInterleave(this: Self, repeats: number | Tensor, dim?: number): Tensor { return S.repeatInterleave(this, repeats, dim); },
+  diagonal(this: Self, offset = 0, dim1 = 0, dim2 = 1): Tensor { return S.diagonal(this, offset, dim1, dim2); },
   indexSelect(this: Self, dim: number, idx: Tensor): Tensor { return S.indexSelect(this, dim, idx); },
   split(this: Self, sizeOrSizes: number | readonly number[], dim = 0): Tensor[] { return S.split(this, sizeOrSizes, dim); },
   chunk(this: Self, chunks: number, dim = 0): Tensor[] { return S.chunk(this, chunks, dim); },
@@ -127,7 +156,7 @@ const methods = {
 
   sum(this: Self, dim?: Dims, keepdim = false): Tensor { return R.sum(this, dim, keepdim); },
   /** Sums broadcast dims away so the result has `shape` (torch.Tensor.sum_to_size). */
-  sumToSize(this: Self, shape: readonly number[]): Tensor { return R.sumTo(this, shape); },
+  sumToSize(this: Self, ...shape: ShapeArgs): Tensor { return R.sumTo(this, shapeArgs(shape, 'sumToSize')); },
   mean(this: Self, dim?: Dims, keepdim = false): Tensor { return R.mean(this, dim, keepdim); },
   /** Maximum values over dims (torch.amax; the values of torch.max(dim)). */
   max(this: Self, dim?: Dims, keepdim = false): Tensor { return R.max(this, dim, keepdim); },
@@ -137,6 +166,15 @@ const methods = {
   var(this: Self, dim?: Dims, opts?: VarOptions): Tensor { return R.variance(this, dim, opts); },
   std(this: Self, dim?: Dims, opts?: VarOptions): Tensor { return R.std(this, dim, opts); },
   logsumexp(this: Self, dim?: Dims, keepdim = false): Tensor { return R.logsumexp(this, dim, keepdim); },
+  cumsum(this: Self, dim: number): Tensor { return C.cumsum(this, dim); },
+  cumprod(this: Self, dim: number): Tensor { return C.cumprod(this, dim); },
+  /** [values, indices] sorted along dim (default last), ascending unless `descending`. */
+  sort(this: Self, dim = -1, descending = false): [Tensor, Tensor] { return sort(this, dim, descending); },
+  argsort(this: Self, dim = -1, descending = false): Tensor { return argsort(this, dim, descending); },
+  /** [values, indices] of the k largest (or smallest) along dim, in order. */
+  topk(this: Self, k: number, dim = -1, largest = true, sorted = true): [Tensor, Tensor] { return topk(this, k, dim, largest, sorted); },
+  /** numSamples category indices per row drawn from these (unnormalised) probabilities. */
+  multinomial(this: Self, numSamples = 1, replacement = false, generator?: Generator): Tensor { return multinomial(this, numSamples, replacement, generator); },
   /** Euclidean (Frobenius) norm over dims. */
   norm(this: Self, dim?: Dims, keepdim = false): Tensor { return R.sum(this.mul(this), dim, keepdim).sqrt(); },
 
@@ -177,6 +215,8 @@ const methods = {
 const getters = {
   /** Transpose of the last two dims (PyTorch's .mT). */
   mT(this: Self): Tensor { return S.transpose(this, -2, -1); },
+  /** All dims reversed (PyTorch's .T; the transpose of a matrix). */
+  T(this: Self): Tensor { return S.permute(this, this.shape.map((_, i) => this.ndim - 1 - i)); },
 };
 
 type Methods = typeof methods;

@@ -5,6 +5,7 @@
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { allocate, checkDType, type DType, type TypedArray } from '../dtype.js';
+import { checkOptions } from '../options.js';
 import { checkShape, numel } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
 import { defaultGenerator, type Generator } from './random.js';
@@ -16,6 +17,31 @@ export interface TensorOptions {
 
 export interface RandomOptions extends TensorOptions {
   generator?: Generator;
+}
+
+const TENSOR_KEYS = ['dtype', 'requiresGrad'];
+const RANDOM_KEYS = ['dtype', 'requiresGrad', 'generator'];
+
+/**
+ * A size list in either of PyTorch's forms, optionally followed by options:
+ * `zeros(2, 3)`, `zeros([2, 3])`, `zeros(2, 3, { dtype })`, `zeros([2, 3], { dtype })`.
+ */
+export type SizeArgs<O> = [readonly number[], O?] | [...number[], O] | number[];
+
+function sizeArgs<O extends object>(args: readonly unknown[], op: string, keys: readonly string[]): [number[], O] {
+  let list = args.slice();
+  while (list.length > 0 && list[list.length - 1] === undefined) list.pop(); // f(shape, undefined)
+  let opts = {} as O;
+  const last = list[list.length - 1];
+  if (list.length > 0 && typeof last === 'object' && last !== null && !Array.isArray(last)) {
+    opts = checkOptions(last as O, keys, op);
+    list = list.slice(0, -1);
+  }
+  if (list.length === 1 && Array.isArray(list[0])) return [checkShape(list[0] as number[], op), opts];
+  if (list.some((v) => typeof v !== 'number')) {
+    throw new ArgumentError(`${op}: expected sizes as numbers, ${op}(2, 3), or one array, ${op}([2, 3]), optionally followed by options; got (${list.map((v) => (Array.isArray(v) ? `[${v}]` : JSON.stringify(v))).join(', ')})`);
+  }
+  return [checkShape(list as number[], op), opts];
 }
 
 function finish(t: Tensor, opts: TensorOptions): Tensor {
@@ -45,6 +71,7 @@ export function tensor(
   data: NestedArray | ArrayLike<number> | BigInt64Array,
   opts: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
+  checkOptions(opts, [...TENSOR_KEYS, 'shape'], 'tensor');
   let dtype: DType;
   let flat: ArrayLike<number>;
   let shape: number[];
@@ -104,41 +131,56 @@ function inferNestedShape(data: unknown[]): number[] {
   return shape;
 }
 
-export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return finish(Tensor.zeros(checkShape(shape, 'zeros'), checkDType(opts.dtype ?? 'float32', 'zeros')), opts);
+export function zeros(...args: SizeArgs<TensorOptions>): Tensor {
+  const [shape, opts] = sizeArgs<TensorOptions>(args, 'zeros', TENSOR_KEYS);
+  return finish(Tensor.zeros(shape, checkDType(opts.dtype ?? 'float32', 'zeros')), opts);
 }
 
-export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return finish(Tensor.ones(checkShape(shape, 'ones'), checkDType(opts.dtype ?? 'float32', 'ones')), opts);
+export function ones(...args: SizeArgs<TensorOptions>): Tensor {
+  const [shape, opts] = sizeArgs<TensorOptions>(args, 'ones', TENSOR_KEYS);
+  return finish(Tensor.ones(shape, checkDType(opts.dtype ?? 'float32', 'ones')), opts);
 }
 
+/** A tensor of `shape` filled with `value` (torch.full takes the size as one list, as here). */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  checkOptions(opts, TENSOR_KEYS, 'full');
+  if (!Array.isArray(shape)) throw new ArgumentError(`full: the size must be an array, full([2, 3], value), got ${JSON.stringify(shape)}`);
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`full: the fill value must be a number, got ${JSON.stringify(value)}`);
   return finish(Tensor.full(checkShape(shape, 'full'), value, checkDType(opts.dtype ?? 'float32', 'full')), opts);
 }
 
 /** Like zeros (JS memory is always initialised); kept for PyTorch code that says empty. */
-export function empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+export function empty(...args: SizeArgs<TensorOptions>): Tensor {
+  const [shape, opts] = sizeArgs<TensorOptions>(args, 'empty', TENSOR_KEYS);
   return zeros(shape, opts);
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  return zeros(t.shape, { dtype: t.dtype, ...opts });
+  return zeros(t.shape, { dtype: t.dtype, ...checkOptions(opts, TENSOR_KEYS, 'zerosLike') });
 }
 
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  return ones(t.shape, { dtype: t.dtype, ...opts });
+  return ones(t.shape, { dtype: t.dtype, ...checkOptions(opts, TENSOR_KEYS, 'onesLike') });
 }
 
 export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: t.dtype, ...opts });
+  return full(t.shape, value, { dtype: t.dtype, ...checkOptions(opts, TENSOR_KEYS, 'fullLike') });
 }
 
 /**
  * Values from start (inclusive) to end (exclusive) by step: `arange(5)`, `arange(2, 8, 2)`.
  * int64 when every argument is an integer, float32 otherwise (like PyTorch).
  */
-export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
+export function arange(start: number, end?: number | TensorOptions, step: number | TensorOptions = 1, opts: TensorOptions = {}): Tensor {
+  // arange(n, opts) and arange(a, b, opts) as well as arange(a, b, step, opts).
+  if (typeof end === 'object') [end, step, opts] = [undefined, 1, end];
+  else if (typeof step === 'object') [step, opts] = [1, step];
+  checkOptions(opts, TENSOR_KEYS, 'arange');
+  for (const [k, v] of [['start', start], ['end', end], ['step', step]] as const) {
+    if (v !== undefined && typeof v !== 'number') throw new ArgumentError(`arange: ${k} must be a number, got ${JSON.stringify(v)}`);
+  }
   if (end === undefined) [start, end] = [0, start];
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new ArgumentError(`arange: start and end must be finite, got ${start} and ${end}`);
   if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be a non-zero finite number, got ${step}`);
   if ((end - start) / step < 0) throw new ArgumentError(`arange: upper bound and step are inconsistent (start ${start}, end ${end}, step ${step})`);
   const n = Math.ceil((end - start) / step);
@@ -150,6 +192,7 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
 
 /** `steps` evenly spaced values from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
+  checkOptions(opts, TENSOR_KEYS, 'linspace');
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const dtype = checkDType(opts.dtype ?? 'float32', 'linspace');
   const data = allocate(dtype, steps);
@@ -160,15 +203,18 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
 }
 
 /** The n×m identity (m defaults to n). */
-export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
+export function eye(n: number, m: number | TensorOptions = n, opts: TensorOptions = {}): Tensor {
+  if (typeof m === 'object') [m, opts] = [n, m];
+  checkOptions(opts, TENSOR_KEYS, 'eye');
   const t = Tensor.zeros(checkShape([n, m], 'eye'), checkDType(opts.dtype ?? 'float32', 'eye'));
   for (let i = 0; i < Math.min(n, m); i++) t.storage.data[i * m + i] = 1;
   return finish(t, opts);
 }
 
 /** Standard normal samples from the seeded generator. */
-export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  const t = Tensor.empty(checkShape(shape, 'randn'), checkDType(opts.dtype ?? 'float32', 'randn'));
+export function randn(...args: SizeArgs<RandomOptions>): Tensor {
+  const [shape, opts] = sizeArgs<RandomOptions>(args, 'randn', RANDOM_KEYS);
+  const t = Tensor.empty(shape, checkDType(opts.dtype ?? 'float32', 'randn'));
   const g = opts.generator ?? defaultGenerator;
   const d = t.storage.data;
   for (let i = 0; i < d.length; i++) d[i] = g.nextNormal();
@@ -176,8 +222,9 @@ export function randn(shape: readonly number[], opts: RandomOptions = {}): Tenso
 }
 
 /** Uniform samples in [0, 1) from the seeded generator. */
-export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  const t = Tensor.empty(checkShape(shape, 'rand'), checkDType(opts.dtype ?? 'float32', 'rand'));
+export function rand(...args: SizeArgs<RandomOptions>): Tensor {
+  const [shape, opts] = sizeArgs<RandomOptions>(args, 'rand', RANDOM_KEYS);
+  const t = Tensor.empty(shape, checkDType(opts.dtype ?? 'float32', 'rand'));
   const g = opts.generator ?? defaultGenerator;
   const d = t.storage.data;
   for (let i = 0; i < d.length; i++) d[i] = g.nextDouble();
@@ -194,6 +241,7 @@ export function randint(low: number, high: number | readonly number[], shape?: r
     high = low;
     low = 0;
   }
+  checkOptions(opts, RANDOM_KEYS, 'randint');
   const hi = high as number;
   if (!Number.isInteger(low) || !Number.isInteger(hi) || hi <= low) {
     throw new ArgumentError(`randint: need integers low < high, got low ${low}, high ${hi}`);
@@ -206,9 +254,9 @@ export function randint(low: number, high: number | readonly number[], shape?: r
 }
 
 export function randnLike(t: Tensor, opts: RandomOptions = {}): Tensor {
-  return randn(t.shape, { dtype: t.dtype, ...opts });
+  return randn(t.shape, { dtype: t.dtype, ...checkOptions(opts, RANDOM_KEYS, 'randnLike') });
 }
 
 export function randLike(t: Tensor, opts: RandomOptions = {}): Tensor {
-  return rand(t.shape, { dtype: t.dtype, ...opts });
+  return rand(t.shape, { dtype: t.dtype, ...checkOptions(opts, RANDOM_KEYS, 'randLike') });
 }

@@ -106,3 +106,15 @@ export function viewStrides(oldShape: readonly number[], oldStrides: readonly nu
   if (viewD !== -1) return null;
   return newStrides;
 }
+
+/** A shape (or list of dims) in either of PyTorch's call forms: `f(3, 2)` or `f([3, 2])`. */
+export type ShapeArgs = number[] | [readonly number[]];
+
+/** Resolves ShapeArgs to a list of numbers, or throws an ArgumentError naming the op. */
+export function shapeArgs(args: readonly unknown[], op: string): number[] {
+  const list = args.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
+  if (!list.every((v) => typeof v === 'number')) {
+    throw new ArgumentError(`${op}: expected sizes as numbers, ${op}(3, 2), or one array, ${op}([3, 2]); got (${list.map((v) => (Array.isArray(v) ? `[${v}]` : typeof v === 'object' && v !== null ? v.constructor.name : JSON.stringify(v))).join(', ')})`);
+  }
+  return (list as number[]).slice();
+}

@@ -160,7 +160,8 @@ eachBackend('Adam/AdamW fused step vs composed: weight decay, decoupled, AMSGrad
 });
 
 // Attention: the fused kernel (with its gradient rule) against the composed twin.
-const sdpa = (opts: Parameters<typeof attention>[3]) => (q: Tensor, k: Tensor, v: Tensor) => scaledDotProductAttention(q, k, v, opts);
+// The fused path of attention(); F.scaledDotProductAttention refuses mask + isCausal together, as PyTorch does.
+const sdpa = (opts: Parameters<typeof attention>[3]) => (q: Tensor, k: Tensor, v: Tensor) => attention(q, k, v, opts).out;
 const sdpaComposed = (opts: Parameters<typeof attention>[3]) => (q: Tensor, k: Tensor, v: Tensor) => attentionComposed(q, k, v, opts).out;
 
 eachBackend('attention fused vs composed: plain, causal, bool and float masks, scale, batch broadcast, non-contiguous; float64 and float32', () => {

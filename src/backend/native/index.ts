@@ -197,6 +197,12 @@ export function createNativeBackend(N: NativeAddon): Backend {
       N.indexSelect(table.data, index.data, out.data);
     },
 
+    // No native kernels yet: the reference implementations (they are not on a hot path).
+    gather: ts.gather,
+    scatter: ts.scatter,
+    sort: ts.sort,
+    cumulative: ts.cumulative,
+
     indexAdd(dst, index, src) {
       if (!f32(dst) || !f32(src) || !isIndex(index)) return ts.indexAdd(dst, index, src);
       mi = 0;

@@ -8,6 +8,9 @@ import { reduce } from './reduce.js';
 import { matmul } from './matmul.js';
 import { adamStep } from './optim.js';
 import { attention, attentionBackward } from './attention.js';
+import { gather, scatter } from './indexing.js';
+import { sort } from './sort.js';
+import { cumulative } from './cumulative.js';
 import {
   crossEntropy, crossEntropyBackward, indexAdd, indexSelect, layerNorm, layerNormBackward, softmax, softmaxBackward,
 } from './fused.js';
@@ -22,6 +25,10 @@ export const tsBackend: Backend = {
   matmul,
   indexSelect,
   indexAdd,
+  gather,
+  scatter,
+  sort,
+  cumulative,
   softmax,
   softmaxBackward,
   layerNorm,
