@@ -19,7 +19,15 @@ export type { DType } from './dtype.js';
 export {
   QkvError, ShapeError, DTypeError, ArgumentError, AutogradError, SafetensorsError, StateDictError,
 } from './errors.js';
-export { cat, stack } from './ops/shape.js';
+export { cat, stack, flip, roll } from './ops/shape.js';
+export { gather, scatter, scatterAdd, maskedSelect, nonzero } from './ops/indexing.js';
+export type { IndexSpec } from './ops/indexing.js';
+export { sort, argsort, topk } from './ops/sort.js';
+export { cumsum, cumprod } from './ops/cumulative.js';
+export { multinomial } from './ops/sampling.js';
+export { einsum } from './ops/einsum.js';
+export { rearrange, reduce, repeat } from './ops/einops.js';
+export * as einops from './ops/einops.js';
 export { where } from './ops/elementwise.js';
 export { matmul, bmm } from './ops/matmul.js';
 export { backend, setBackend, availableBackends } from './backend/index.js';

@@ -8,6 +8,7 @@ export { crossEntropy, mseLoss } from '../ops/loss.js';
 export type { CrossEntropyOptions, Reduction } from '../ops/loss.js';
 export { embedding } from '../ops/embedding.js';
 export { dropout } from '../ops/dropout.js';
+export { oneHot } from '../ops/indexing.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** GELU: exact (x·Φ(x)) by default, or the tanh approximation. */

@@ -19,7 +19,7 @@ import { cumprod } from './cumulative.js';
 import { expand, permute, reshape, select } from './shape.js';
 import { max, mean, min, sum } from './reduce.js';
 
-type Axis = { name: string } | { size: number }; // a named axis, or an anonymous fixed size (right side of repeat)
+type Axis = { name: string } | { size: number }; // a named axis, or an anonymous one of fixed size (`(h 2)`)
 type Element = { group: Axis[] } | { ellipsis: true };
 
 const ELLIPSIS = '…';
@@ -42,9 +42,13 @@ function parseSide(text: string, pattern: string, side: 'left' | 'right'): Eleme
       out.push({ ellipsis: true });
     } else if (/^\d+$/.test(tok)) {
       const n = Number(tok);
+      if (n === 0) throw new ArgumentError(`einops: an axis of size 0 in ${JSON.stringify(pattern)}`);
       const axis: Axis | null = n === 1 ? null : { size: n };
-      if (axis && side === 'left') throw new ArgumentError(`einops: a number other than 1 (${tok}) on the left of ${JSON.stringify(pattern)}`);
-      if (group) { if (axis) group.push(axis); } else out.push({ group: axis ? [axis] : [] });
+      if (group) {
+        if (axis) group.push(axis);
+      } else {
+        out.push({ group: axis ? [axis] : [] });
+      }
     } else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(tok)) {
       if (group) group.push({ name: tok });
       else out.push({ group: [{ name: tok }] });
@@ -83,6 +87,7 @@ function planLeft(x: Tensor, left: Element[], axes: Record<string, number>, patt
   const inSizes: number[] = [];
   const ellipsisNames: string[] = [];
   let d = 0;
+  let anonymousLeft = 0;
   for (const e of left) {
     if ('ellipsis' in e) {
       for (let k = 0; k < x.ndim - fixed; k++) {
@@ -95,7 +100,12 @@ function planLeft(x: Tensor, left: Element[], axes: Record<string, number>, patt
       continue;
     }
     const dim = x.shape[d++];
-    const names = e.group.map((a) => (a as { name: string }).name);
+    const names = e.group.map((a) => {
+      if ('name' in a) return a.name;
+      const n = `#L${anonymousLeft++}`; // an anonymous axis of the input: reduced away (reduce only)
+      sizes.set(n, a.size);
+      return n;
+    });
     const unknown = names.filter((n) => !sizes.has(n));
     const known = names.filter((n) => sizes.has(n)).reduce((p, n) => p * sizes.get(n)!, 1);
     if (unknown.length > 1) {
@@ -188,13 +198,17 @@ function core(x: Tensor, pattern: string, axes: Record<string, number>, kind: 'r
   if (kind === 'repeat' && onlyLeft.length) {
     throw new ArgumentError(`einops.repeat: axes ${onlyLeft.join(' ')} on the left of ${JSON.stringify(pattern)} are missing on the right; repeat can only add axes`);
   }
+  const anonLeft = left.some((e) => 'group' in e && e.group.some((a) => 'size' in a));
+  if (anonLeft && kind !== 'reduce') {
+    throw new ArgumentError(`einops.${kind}: a number other than 1 on the left of ${JSON.stringify(pattern)} (only reduce can drop an anonymous axis)`);
+  }
   const p = planLeft(x, left, axes, pattern);
   let t = reshape(x, p.inSizes); // one dim per elementary axis
   let axesNow = p.inAxes.slice();
-  if (kind === 'reduce' && onlyLeft.length) {
-    const dims = onlyLeft.map((n) => axesNow.indexOf(n));
-    t = reduceDims(t, dims, reduction!, pattern);
-    axesNow = axesNow.filter((n) => !onlyLeft.includes(n));
+  const dropped = [...onlyLeft, ...axesNow.filter((n) => n.startsWith('#L'))];
+  if (kind === 'reduce' && dropped.length) {
+    t = reduceDims(t, dropped.map((n) => axesNow.indexOf(n)), reduction!, pattern);
+    axesNow = axesNow.filter((n) => !dropped.includes(n));
   }
   const { outAxes, outShape, anonymous } = planRight(p, right, pattern);
   // Order the existing axes as the output wants them, then add the new ones as broadcast dims.

@@ -69,6 +69,21 @@ function storageView(t: Tensor): View {
   return { data: t.storage.data, dtype: t.dtype, shape: [t.storage.data.length], strides: [1], offset: 0 };
 }
 
+/** A contiguous tensor as 1-D. */
+function flat(t: Tensor): View {
+  return { data: t.storage.data, dtype: t.dtype, shape: [t.numel()], strides: [1], offset: t.offset };
+}
+
+/** out.flat[i] = storage of `src`[offsets.flat[i]]; offsets and out contiguous. */
+function gatherAt(src: Tensor, offsets: Tensor, out: Tensor): void {
+  backend().gather(storageView(src), 0, flat(offsets), flat(out));
+}
+
+/** storage of `dst`[offsets.flat[i]] = (or +=) values.flat[i]; offsets and values contiguous, same size. */
+function scatterAt(dst: Tensor, offsets: Tensor, values: Tensor, reduce: 'none' | 'add'): void {
+  backend().scatter(storageView(dst), 0, flat(offsets), flat(values), reduce);
+}
+
 // ---------------------------------------------------------------------------------------------
 // gather / scatter along one dim
 
@@ -320,13 +335,11 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   const { view: v, advanced } = resolve(x, specs, 'index');
   if (advanced.length === 0) return v;
   const { outShape, offsets } = plan(v.shape, advanced, 'index');
-  const at = offsets(v.strides, v.offset);
   const out = Tensor.uninitialized(outShape, v.dtype);
-  backend().gather(storageView(v), 0, at.view_(), out.view_());
+  gatherAt(v, offsets(v.strides, v.offset), out);
   return attach(out, 'IndexBackward', [v], (g) => {
     const gv = Tensor.zeros(v.shape, g.dtype);
-    const logical = offsets(contiguousStrides(v.shape), 0);
-    backend().scatter(storageView(gv), 0, logical.view_(), g.view_(), 'add');
+    scatterAt(gv, offsets(contiguousStrides(v.shape), 0), g.contiguous(), 'add');
     return [gv];
   });
 }
@@ -344,9 +357,9 @@ function putInto(v: Tensor, advanced: Advanced[], values: Tensor, accumulate: bo
   const { outShape, offsets } = plan(v.shape, advanced, op);
   const shape = broadcastShapes(outShape, values.shape, op);
   if (shape.join() !== outShape.join()) throw new ShapeError(`${op}: values of shape ${fmtShape(values.shape)} do not broadcast to the indexed shape ${fmtShape(outShape)}`);
-  const src = values.storage === v.storage ? values.clone() : values;
-  const at = offsets(v.strides, v.offset);
-  backend().scatter(storageView(v), 0, at.view_(), broadcastView(src, outShape), accumulate ? 'add' : 'none');
+  // A contiguous copy of the values at the indexed shape (also guards against values that alias v).
+  const src = values.expand(outShape).contiguous();
+  scatterAt(v, offsets(v.strides, v.offset), src.storage === v.storage ? src.clone() : src, accumulate ? 'add' : 'none');
 }
 
 function valuesFor(values: Tensor | number, dtype: DType, op: string): Tensor {
