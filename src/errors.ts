@@ -30,6 +30,14 @@ export class AutogradError extends QkvError {
   override name = 'AutogradError';
 }
 
+/**
+ * A tensor that cannot be allocated: more elements than a JavaScript typed array holds, or more
+ * memory than the process can get. Names the op, the shape and the byte count.
+ */
+export class AllocationError extends QkvError {
+  override name = 'AllocationError';
+}
+
 /** A malformed or unsupported safetensors file; names the tensor, the field and the byte offset. */
 export class SafetensorsError extends QkvError {
   override name = 'SafetensorsError';

@@ -17,7 +17,7 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/gr
 export { gradcheck } from './autograd/gradcheck.js';
 export type { DType } from './dtype.js';
 export {
-  QkvError, ShapeError, DTypeError, ArgumentError, AutogradError, SafetensorsError, StateDictError,
+  QkvError, ShapeError, DTypeError, ArgumentError, AutogradError, AllocationError, SafetensorsError, StateDictError,
 } from './errors.js';
 export { cat, stack, flip, roll } from './ops/shape.js';
 export { gather, scatter, scatterAdd, maskedSelect, nonzero } from './ops/indexing.js';

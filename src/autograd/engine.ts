@@ -17,6 +17,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { Arena } from '../tensor/allocator.js';
 import { noGrad } from './grad-mode.js';
 import { Node } from './node.js';
+import { hooksOfLeaf, runHooks } from './hooks.js';
 
 export interface BackwardOptions {
   /** Keep saved tensors so backward can run through this graph again. Default false. */
@@ -46,9 +47,13 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
     } else {
       flow.add(rootNode, grad!);
       for (const node of topologicalOrder(rootNode)) {
-        const g = flow.take(node);
+        let g = flow.take(node);
         if (g === undefined) continue; // every path into this node carried no gradient
         node.check();
+        if (node.hooks && node.hooks.size > 0) {
+          flow.escape(g); // the hook may keep it
+          g = runHooks(node.hooks, g, `the output of ${node.name}`);
+        }
         if (node.retained) {
           node.retained.grad = copyOf(g, g.dtype);
           flow.escape(node.retained.grad);
@@ -71,7 +76,12 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
         flow.recycleDead();
       }
     }
-    for (const [leaf, g] of flow.leaves()) {
+    for (let [leaf, g] of flow.leaves()) {
+      const hooks = hooksOfLeaf(leaf);
+      if (hooks) {
+        flow.escape(g);
+        g = runHooks(hooks, g, `a leaf of shape ${fmtShape(leaf.shape)}`);
+      }
       if (leaf.grad === null) {
         // A fresh, owned, contiguous buffer: later accumulation writes into it in place.
         leaf.grad = g.dtype === leaf.dtype && flow.adoptable(g) ? g : copyOf(g, leaf.dtype);

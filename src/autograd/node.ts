@@ -12,6 +12,8 @@ import { isGradEnabled } from './grad-mode.js';
 
 export type Edge = { node: Node } | { leaf: Tensor } | null;
 export type GradRule = (grad: Tensor) => (Tensor | null)[];
+/** A tensor hook (Tensor.registerHook): sees the gradient, may return a replacement. */
+export type GradHook = (grad: Tensor) => Tensor | void | undefined;
 
 export class Node implements GradFn {
   readonly next: Edge[];
@@ -20,6 +22,8 @@ export class Node implements GradFn {
   saved: { tensor: Tensor; version: number }[];
   /** Set by `retainGrad()` on the output: its `.grad` is filled during backward. */
   retained: Tensor | null = null;
+  /** Hooks registered on the output tensor (`registerHook`), run on its gradient before the rule. */
+  hooks: Map<number, GradHook> | null = null;
   /**
    * Optional, for a one-input op whose gradient is mostly zeros (a slice: the incoming gradient
    * placed in a region): adds this node's gradient for its input into `target`, a buffer that

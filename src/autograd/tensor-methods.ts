@@ -6,6 +6,7 @@ import { AutogradError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { runBackward, type BackwardOptions } from './engine.js';
 import type { Node } from './node.js';
+import { registerHook, type GradHook, type RemovableHandle } from './hooks.js';
 
 declare module '../tensor/tensor.js' {
   interface Tensor {
@@ -16,6 +17,13 @@ declare module '../tensor/tensor.js' {
     backward(gradient?: Tensor | null, opts?: BackwardOptions): void;
     /** Keeps `.grad` on this non-leaf tensor during backward (leaves always keep theirs). */
     retainGrad(): this;
+    /**
+     * Calls `hook(grad)` when backward computes this tensor's gradient; a returned tensor replaces
+     * the gradient (torch.Tensor.register_hook). Returns a handle whose `remove()` unregisters it.
+     *
+     * Example: `h.registerHook((g) => g.clamp(-1, 1))`
+     */
+    registerHook(hook: GradHook): RemovableHandle;
   }
 }
 
@@ -27,4 +35,8 @@ Tensor.prototype.retainGrad = function retainGrad<T extends Tensor>(this: T): T 
   if (!this.requiresGrad) throw new AutogradError('retainGrad: cannot retain the grad of a tensor that does not require grad');
   if (this.gradFn) (this.gradFn as Node).retained = this;
   return this;
+};
+
+Tensor.prototype.registerHook = function (this: Tensor, hook: GradHook): RemovableHandle {
+  return registerHook(this, hook);
 };

@@ -12,6 +12,7 @@ import { backend } from '../backend/index.js';
 import type { BinaryOp, UnaryOp, View } from '../backend/index.js';
 import { isFloating, isIntegral, promoteTypes, type DType } from '../dtype.js';
 import { sumTo } from './reduce.js';
+import { checkInternalOverlap, readableWhileWriting } from './overlap.js';
 
 export type Operand = Tensor | number | boolean;
 
@@ -47,7 +48,7 @@ const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logi
 
 function compute(op: BinaryOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
-  const out = Tensor.uninitialized(shape, dtype);
+  const out = Tensor.uninitialized(shape, dtype, op);
   backend().binary(op, broadcastView(a, shape), broadcastView(b, shape), out.view_());
   return out;
 }
@@ -260,7 +261,8 @@ export function binaryInPlace(op: BinaryOp, self: Tensor, other: Operand): Tenso
   if (isFloating(effective) && !isFloating(self.dtype) || isIntegral(effective) && self.dtype === 'bool') {
     throw new DTypeError(`${name}: result type ${effective} can't be cast to the output dtype ${self.dtype}`);
   }
-  const t = asTensor(other, self.dtype);
+  checkInternalOverlap(self, name);
+  const t = readableWhileWriting(asTensor(other, self.dtype), self);
   const shape = broadcastShapes(self.shape, t.shape, name);
   if (shape.join() !== self.shape.join()) {
     throw new ShapeError(`${name}: other of shape ${fmtShape(t.shape)} does not broadcast to self's shape ${fmtShape(self.shape)}`);
@@ -276,15 +278,20 @@ export function unaryInPlace(op: UnaryOp, self: Tensor): Tensor {
   if (FLOAT_ONLY.has(op) && !isFloating(self.dtype)) {
     throw new DTypeError(`${op}_: result type float32 can't be cast to the output dtype ${self.dtype}`);
   }
+  checkInternalOverlap(self, `${op}_`);
   backend().unary(op, self.view_(), self.view_());
   self.storage.version++;
   return self;
 }
 
-/** Copies `src` (broadcast to self's shape, any dtype) into self. */
+/**
+ * Copies `src` (broadcast to self's shape, any dtype) into self; a number fills (fill_, allowed
+ * on an expanded destination, as in PyTorch).
+ */
 export function copyInto(self: Tensor, src: Operand): Tensor {
   checkInPlace(self, 'copy_');
-  const t = asTensor(src, self.dtype);
+  if (src instanceof Tensor) checkInternalOverlap(self, 'copy_');
+  const t = src instanceof Tensor ? readableWhileWriting(src, self) : asTensor(src, self.dtype);
   const shape = broadcastShapes(self.shape, t.shape, 'copy_');
   if (shape.join() !== self.shape.join()) {
     throw new ShapeError(`copy_: source of shape ${fmtShape(t.shape)} does not broadcast to the destination's shape ${fmtShape(self.shape)}`);
@@ -296,6 +303,8 @@ export function copyInto(self: Tensor, src: Operand): Tensor {
 
 export function maskedFillInPlace(self: Tensor, mask: Tensor, value: number): Tensor {
   checkInPlace(self, 'maskedFill_');
+  checkInternalOverlap(self, 'maskedFill_');
+  mask = readableWhileWriting(mask, self);
   if (mask.dtype !== 'bool') throw new DTypeError(`maskedFill_: mask must be a bool tensor, got ${mask.dtype}`);
   const shape = broadcastShapes(self.shape, mask.shape, 'maskedFill_');
   if (shape.join() !== self.shape.join()) {

@@ -30,6 +30,7 @@ import { broadcastShapes, contiguousStrides, normDim } from '../tensor/shape.js'
 import { backend } from '../backend/index.js';
 import type { View } from '../backend/index.js';
 import { broadcastView, checkInPlace } from './elementwise.js';
+import { checkInternalOverlap, readableWhileWriting } from './overlap.js';
 import { select, slice, unsqueeze } from './shape.js';
 
 export type SliceSpec = [number?, number?, number?] | [number | null | undefined, (number | null)?, (number | null)?];
@@ -174,9 +175,9 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
 export function scatterInPlace(x: Tensor, dim: number, index: Tensor, src: Tensor | number, reduce: 'none' | 'add'): Tensor {
   const op = reduce === 'add' ? 'scatterAdd_' : 'scatter_';
   checkInPlace(x, op);
+  checkInternalOverlap(x, op);
   const d = normDim(dim, x.ndim, op);
-  let s = scatterSource(src, x.dtype, index, op);
-  if (s.storage === x.storage) s = s.clone();
+  const s = readableWhileWriting(scatterSource(src, x.dtype, index, op), x, false);
   scatterRaw(x, d, index, s, reduce, op);
   x.storage.version++;
   return x;
@@ -346,8 +347,9 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
 
 /** Writes `values` (broadcast) into view `v` at `advanced` in place; `accumulate` adds instead. */
 function putInto(v: Tensor, advanced: Advanced[], values: Tensor, accumulate: boolean, op: string): void {
+  checkInternalOverlap(v, op);
   if (advanced.length === 0) {
-    const src = values.storage === v.storage ? values.clone() : values;
+    const src = readableWhileWriting(values, v);
     const shape = broadcastShapes(v.shape, src.shape, op);
     if (shape.join() !== v.shape.join()) throw new ShapeError(`${op}: values of shape ${fmtShape(values.shape)} do not broadcast to the indexed shape ${fmtShape(v.shape)}`);
     if (accumulate) backend().binary('add', v.view_(), broadcastView(src, v.shape), v.view_());
@@ -358,8 +360,8 @@ function putInto(v: Tensor, advanced: Advanced[], values: Tensor, accumulate: bo
   const shape = broadcastShapes(outShape, values.shape, op);
   if (shape.join() !== outShape.join()) throw new ShapeError(`${op}: values of shape ${fmtShape(values.shape)} do not broadcast to the indexed shape ${fmtShape(outShape)}`);
   // A contiguous copy of the values at the indexed shape (also guards against values that alias v).
-  const src = values.expand(outShape).contiguous();
-  scatterAt(v, offsets(v.strides, v.offset), src.storage === v.storage ? src.clone() : src, accumulate ? 'add' : 'none');
+  const src = readableWhileWriting(values.expand(outShape).contiguous(), v, false);
+  scatterAt(v, offsets(v.strides, v.offset), src, accumulate ? 'add' : 'none');
 }
 
 function valuesFor(values: Tensor | number, dtype: DType, op: string): Tensor {

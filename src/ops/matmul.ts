@@ -18,7 +18,7 @@ function mm(a: Tensor, b: Tensor): Tensor {
   const K2 = b.shape[b.ndim - 2], N = b.shape[b.ndim - 1];
   if (K !== K2) throw new ShapeError(`matmul: inner dimensions differ: a is ${fmtShape(a.shape)}, b is ${fmtShape(b.shape)}`);
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dims)');
-  const out = Tensor.uninitialized([...batch, M, N], a.dtype);
+  const out = Tensor.uninitialized([...batch, M, N], a.dtype, 'matmul');
   backend().matmul(broadcastView(a, [...batch, M, K]), broadcastView(b, [...batch, K, N]), out.view_());
   return attach(out, 'MmBackward', [a, b], (g) => [
     a.requiresGrad ? sumTo(mm(g, transpose(b, -1, -2)), a.shape) : null,
@@ -93,7 +93,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const [outF, inF] = weight.shape;
   const x2 = reshape(x, [-1, inF]); // (N, in): a view when x is contiguous
   const b = bias ? contiguous(bias) : null;
-  const out = Tensor.uninitialized([x2.shape[0], outF], x.dtype);
+  const out = Tensor.uninitialized([x2.shape[0], outF], x.dtype, 'linear');
   backend().matmul(x2.view_(), transpose(weight, 0, 1).view_(), out.view_(), b?.view_() ?? null);
   attach(out, 'LinearBackward', [x2, weight, b], (g) => [
     x2.requiresGrad ? mm(g, weight) : null, // (N, out)·(out, in)

@@ -3,7 +3,8 @@
  * view, and the Bernoulli masks of dropout. Values are drawn in row-major order of the logical
  * shape, so a strided view gets the same numbers as a contiguous one.
  */
-import { allocate, type DType } from '../dtype.js';
+import type { DType } from '../dtype.js';
+import { allocateData } from '../tensor/allocator.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defaultGenerator, type Generator } from '../tensor/random.js';
 import { copyInto } from './elementwise.js';
@@ -19,7 +20,7 @@ export function fillNormal(t: Tensor, mean: number, std: number, g: Generator = 
 }
 
 function fillWith(t: Tensor, draw: () => number): Tensor {
-  const values = allocate(t.dtype, t.numel());
+  const values = allocateData(t.dtype, t.shape, 'uniform_/normal_');
   for (let i = 0; i < values.length; i++) values[i] = draw();
   return copyInto(t, Tensor.fromTypedArray(values, t.shape, t.dtype));
 }

@@ -7,13 +7,41 @@
  * in GC pauses. Code that knows a buffer is dead (backward, once a gradient is consumed) gives it
  * back here, and the next allocation of the same size takes it instead of a new ArrayBuffer.
  */
-import { allocate, type DType, type TypedArray } from '../dtype.js';
+import { allocate, itemSize, type DType, type TypedArray } from '../dtype.js';
+import { AllocationError, ShapeError, fmtShape } from '../errors.js';
 import { nextStorageSerial, type Storage } from './storage.js';
 
 /** Below this many elements a zeroed typed array is as cheap as an uninitialized one. */
 const UNINITIALIZED_MIN = 1024;
 /** Upper bound on the memory the pool holds; beyond it recycled arrays are left to the GC. */
 const POOL_MAX_BYTES = 64 * 2 ** 20;
+
+/** The most elements one typed array can hold (V8's limit). */
+export const MAX_ELEMENTS = 2 ** 32;
+
+/**
+ * The data of a new tensor of `shape`: zeroed, or uninitialized (see allocateUninitialized).
+ * Every size is checked here, where it is computed: a bad shape is a ShapeError, a tensor too
+ * large for a typed array or for memory an AllocationError naming `op`, the shape and the bytes.
+ */
+export function allocateData(dtype: DType, shape: readonly number[], op: string, uninitialized = false): TypedArray {
+  let n = 1;
+  for (const s of shape) {
+    if (!Number.isSafeInteger(s) || s < 0) {
+      throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
+    }
+    n *= s;
+  }
+  const bytes = n * itemSize(dtype);
+  const what = () => `${op}: a tensor of shape ${fmtShape(shape)} (${n.toLocaleString('en-US')} elements of ${dtype}, ${bytes.toLocaleString('en-US')} bytes)`;
+  if (n > MAX_ELEMENTS) throw new AllocationError(`${what()} is larger than the largest array JavaScript can allocate (2^32 elements)`);
+  try {
+    return uninitialized ? allocateUninitialized(dtype, n) : allocate(dtype, n);
+  } catch (err) {
+    if (err instanceof RangeError) throw new AllocationError(`${what()} could not be allocated: ${err.message}`);
+    throw err;
+  }
+}
 
 const pool = new Map<DType, Map<number, TypedArray[]>>();
 let pooledBytes = 0;

@@ -4,7 +4,8 @@
  * generator. Shapes are arrays: `zeros([2, 3])`.
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { allocate, checkDType, type DType, type TypedArray } from '../dtype.js';
+import { checkDType, type DType, type TypedArray } from '../dtype.js';
+import { allocateData } from './allocator.js';
 import { checkOptions } from '../options.js';
 import { checkShape, numel } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
@@ -102,7 +103,7 @@ export function tensor(
       throw new ShapeError(`tensor: ${flat.length} values do not fill shape ${fmtShape(shape)} (${numel(shape)} elements)`);
     }
   }
-  const storage = allocate(dtype, flat.length);
+  const storage = allocateData(dtype, [flat.length], 'tensor');
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i];
     storage[i] = dtype === 'bool' ? (v ? 1 : 0) : dtype === 'int64' || dtype === 'int32' ? Math.trunc(v) : v;
@@ -133,12 +134,12 @@ function inferNestedShape(data: unknown[]): number[] {
 
 export function zeros(...args: SizeArgs<TensorOptions>): Tensor {
   const [shape, opts] = sizeArgs<TensorOptions>(args, 'zeros', TENSOR_KEYS);
-  return finish(Tensor.zeros(shape, checkDType(opts.dtype ?? 'float32', 'zeros')), opts);
+  return finish(Tensor.zeros(shape, checkDType(opts.dtype ?? 'float32', 'zeros'), 'zeros'), opts);
 }
 
 export function ones(...args: SizeArgs<TensorOptions>): Tensor {
   const [shape, opts] = sizeArgs<TensorOptions>(args, 'ones', TENSOR_KEYS);
-  return finish(Tensor.ones(shape, checkDType(opts.dtype ?? 'float32', 'ones')), opts);
+  return finish(Tensor.ones(shape, checkDType(opts.dtype ?? 'float32', 'ones'), 'ones'), opts);
 }
 
 /** A tensor of `shape` filled with `value` (torch.full takes the size as one list, as here). */
@@ -146,7 +147,7 @@ export function full(shape: readonly number[], value: number, opts: TensorOption
   checkOptions(opts, TENSOR_KEYS, 'full');
   if (!Array.isArray(shape)) throw new ArgumentError(`full: the size must be an array, full([2, 3], value), got ${JSON.stringify(shape)}`);
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`full: the fill value must be a number, got ${JSON.stringify(value)}`);
-  return finish(Tensor.full(checkShape(shape, 'full'), value, checkDType(opts.dtype ?? 'float32', 'full')), opts);
+  return finish(Tensor.full(checkShape(shape, 'full'), value, checkDType(opts.dtype ?? 'float32', 'full'), 'full'), opts);
 }
 
 /** Like zeros (JS memory is always initialised); kept for PyTorch code that says empty. */
@@ -185,7 +186,7 @@ export function arange(start: number, end?: number | TensorOptions, step: number
   if ((end - start) / step < 0) throw new ArgumentError(`arange: upper bound and step are inconsistent (start ${start}, end ${end}, step ${step})`);
   const n = Math.ceil((end - start) / step);
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int64' : 'float32');
-  const data: TypedArray = allocate(checkDType(dtype, 'arange'), n);
+  const data: TypedArray = allocateData(checkDType(dtype, 'arange'), [n], 'arange');
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return finish(Tensor.fromTypedArray(data, [n], dtype), opts);
 }
@@ -195,7 +196,7 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   checkOptions(opts, TENSOR_KEYS, 'linspace');
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const dtype = checkDType(opts.dtype ?? 'float32', 'linspace');
-  const data = allocate(dtype, steps);
+  const data = allocateData(dtype, [steps], 'linspace');
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // Like PyTorch, fill from both ends so the last value is exactly `end`.
   for (let i = 0; i < steps; i++) data[i] = i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step;
@@ -206,7 +207,7 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
 export function eye(n: number, m: number | TensorOptions = n, opts: TensorOptions = {}): Tensor {
   if (typeof m === 'object') [m, opts] = [n, m];
   checkOptions(opts, TENSOR_KEYS, 'eye');
-  const t = Tensor.zeros(checkShape([n, m], 'eye'), checkDType(opts.dtype ?? 'float32', 'eye'));
+  const t = Tensor.zeros(checkShape([n, m], 'eye'), checkDType(opts.dtype ?? 'float32', 'eye'), 'eye');
   for (let i = 0; i < Math.min(n, m); i++) t.storage.data[i * m + i] = 1;
   return finish(t, opts);
 }
@@ -214,7 +215,7 @@ export function eye(n: number, m: number | TensorOptions = n, opts: TensorOption
 /** Standard normal samples from the seeded generator. */
 export function randn(...args: SizeArgs<RandomOptions>): Tensor {
   const [shape, opts] = sizeArgs<RandomOptions>(args, 'randn', RANDOM_KEYS);
-  const t = Tensor.empty(shape, checkDType(opts.dtype ?? 'float32', 'randn'));
+  const t = Tensor.empty(shape, checkDType(opts.dtype ?? 'float32', 'randn'), 'randn');
   const g = opts.generator ?? defaultGenerator;
   const d = t.storage.data;
   for (let i = 0; i < d.length; i++) d[i] = g.nextNormal();
@@ -224,7 +225,7 @@ export function randn(...args: SizeArgs<RandomOptions>): Tensor {
 /** Uniform samples in [0, 1) from the seeded generator. */
 export function rand(...args: SizeArgs<RandomOptions>): Tensor {
   const [shape, opts] = sizeArgs<RandomOptions>(args, 'rand', RANDOM_KEYS);
-  const t = Tensor.empty(shape, checkDType(opts.dtype ?? 'float32', 'rand'));
+  const t = Tensor.empty(shape, checkDType(opts.dtype ?? 'float32', 'rand'), 'rand');
   const g = opts.generator ?? defaultGenerator;
   const d = t.storage.data;
   for (let i = 0; i < d.length; i++) d[i] = g.nextDouble();
@@ -246,7 +247,7 @@ export function randint(low: number, high: number | readonly number[], shape?: r
   if (!Number.isInteger(low) || !Number.isInteger(hi) || hi <= low) {
     throw new ArgumentError(`randint: need integers low < high, got low ${low}, high ${hi}`);
   }
-  const t = Tensor.empty(checkShape(shape as readonly number[], 'randint'), checkDType(opts.dtype ?? 'int64', 'randint'));
+  const t = Tensor.empty(checkShape(shape as readonly number[], 'randint'), checkDType(opts.dtype ?? 'int64', 'randint'), 'randint');
   const g = opts.generator ?? defaultGenerator;
   const d = t.storage.data;
   for (let i = 0; i < d.length; i++) d[i] = g.nextInt(low, hi);

@@ -19,7 +19,14 @@ export interface Printable {
 const EDGE = 3;
 const THRESHOLD = 1000;
 
+/** Ranks above this print as a summary: nested brackets that deep help nobody (and would recurse). */
+const MAX_PRINTED_RANK = 32;
+
 export function formatTensor(t: Printable): string {
+  if (t.ndim > MAX_PRINTED_RANK) {
+    const shown = t.shape.length > 12 ? `${t.shape.slice(0, 6).join(', ')}, …, ${t.shape.slice(-6).join(', ')}` : t.shape.join(', ');
+    return `tensor(<${t.ndim}-dim tensor of ${t.numel()} elements>, size=(${shown}), dtype=${t.dtype})`;
+  }
   const flat = t.toFlat();
   const summarize = flat.length > THRESHOLD;
   const isFloat = t.dtype === 'float32' || t.dtype === 'float64';

@@ -10,11 +10,11 @@
  */
 import type { View } from '../backend/backend.js';
 import { backend } from '../backend/index.js';
-import { allocate, isFloating, type DType, type TypedArray } from '../dtype.js';
+import { isFloating, type DType, type TypedArray } from '../dtype.js';
 import { ArgumentError, AutogradError, fmtShape } from '../errors.js';
 import { contiguousStrides, isContiguousView, normDim, numel } from './shape.js';
 import { Storage } from './storage.js';
-import { allocateUninitialized } from './allocator.js';
+import { allocateData } from './allocator.js';
 import { formatTensor } from './format.js';
 
 /**
@@ -46,31 +46,31 @@ export class Tensor {
   // -------------------------------------------------------------------------------------------
   // Construction helpers used by core (users call tensor(), zeros(), … from creation.ts)
 
-  /** A new contiguous tensor of zeros. */
-  static empty(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return new Tensor(new Storage(allocate(dtype, numel(shape)), true), dtype, shape.slice(), contiguousStrides(shape), 0);
+  /** A new contiguous tensor of zeros; `op` names the caller in a size error. */
+  static empty(shape: readonly number[], dtype: DType = 'float32', op = 'empty'): Tensor {
+    return new Tensor(new Storage(allocateData(dtype, shape, op), true), dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
   /**
    * A new contiguous tensor with unspecified contents, for op outputs that a kernel overwrites
    * completely (skips zeroing the memory). Never hand one out before every element is written.
    */
-  static uninitialized(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return new Tensor(new Storage(allocateUninitialized(dtype, numel(shape)), true), dtype, shape.slice(), contiguousStrides(shape), 0);
+  static uninitialized(shape: readonly number[], dtype: DType = 'float32', op = 'empty'): Tensor {
+    return new Tensor(new Storage(allocateData(dtype, shape, op, true), true), dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
-  static zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    return Tensor.empty(shape, dtype);
+  static zeros(shape: readonly number[], dtype: DType = 'float32', op = 'zeros'): Tensor {
+    return Tensor.empty(shape, dtype, op);
   }
 
-  static ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    const t = Tensor.empty(shape, dtype);
+  static ones(shape: readonly number[], dtype: DType = 'float32', op = 'ones'): Tensor {
+    const t = Tensor.empty(shape, dtype, op);
     t.storage.data.fill(1);
     return t;
   }
 
-  static full(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
-    const t = Tensor.empty(shape, dtype);
+  static full(shape: readonly number[], value: number, dtype: DType = 'float32', op = 'full'): Tensor {
+    const t = Tensor.empty(shape, dtype, op);
     t.storage.data.fill(dtype === 'bool' ? (value ? 1 : 0) : value);
     return t;
   }
@@ -90,7 +90,7 @@ export class Tensor {
 
   /** 0, 1, …, n−1. */
   static arange(n: number, dtype: DType = 'int64'): Tensor {
-    const t = Tensor.empty([n], dtype);
+    const t = Tensor.empty([n], dtype, 'arange');
     for (let i = 0; i < n; i++) t.storage.data[i] = i;
     return t;
   }
@@ -176,14 +176,16 @@ export class Tensor {
   toArray(): NestedArray {
     const flat = this.toFlat();
     if (this.ndim === 0) return flat[0];
-    const build = (d: number, start: number): NestedArray[] => {
+    // Group from the innermost dim outwards (no recursion, so any rank works).
+    let level: NestedArray[] = Array.from(flat as ArrayLike<number>);
+    for (let d = this.ndim - 1; d > 0; d--) {
       const n = this.shape[d];
-      const step = this.shape.slice(d + 1).reduce((p, s) => p * s, 1);
-      const out: NestedArray[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = d === this.ndim - 1 ? flat[start + i] : build(d + 1, start + i * step);
-      return out;
-    };
-    return build(0, 0);
+      const count = this.shape.slice(0, d).reduce((p, s) => p * s, 1);
+      const next: NestedArray[] = new Array(count);
+      for (let i = 0; i < count; i++) next[i] = level.slice(i * n, (i + 1) * n);
+      level = next;
+    }
+    return level;
   }
 
   /** A contiguous copy of the elements in row-major order, as a typed array of this dtype. */

@@ -8,8 +8,9 @@ import {
   tensor, zeros, ones, empty, randn, rand, arange, eye, manualSeed, multinomial, einsum, rearrange, reduce, repeat,
   Generator, ArgumentError, ShapeError, DTypeError, AutogradError, F, noGrad,
 } from '../../src/index.js';
+import type { NestedArray } from '../../src/index.js';
 
-const long = (v: number[]) => tensor(v, { dtype: 'int64' });
+const long = (v: NestedArray) => tensor(v, { dtype: 'int64' });
 
 test('shapes and dims as PyTorch writes them: view(3, 2), reshape(3, -1), permute(0, 2, 1), expand(2, -1), randn(2, 3)', () => {
   const x = arange(6).float();
@@ -73,7 +74,7 @@ test('indexPut_ and masked assignment write in place; indexPut keeps the graph',
   x.indexPut_([long([1, 1])], tensor([5, 5]), true); // x[[1, 1]] += 5 accumulates both
   assert.deepEqual(x.toArray(), [[-1, -1], [10, 10], [1, 2]]);
   x.indexPut_([0, ':'], 7); // basic: x[0, :] = 7
-  assert.deepEqual(x.toArray()[0], [7, 7]);
+  assert.deepEqual((x.toArray() as number[][])[0], [7, 7]);
   const w = ones(2, 2, { requiresGrad: true });
   assert.throws(() => w.indexPut_([0], 1), AutogradError);
   const y = w.indexPut([long([0])], 0);
@@ -115,7 +116,7 @@ test('multinomial: seeded, with and without replacement, frequencies match the w
   const a = multinomial(p, 4, true, new Generator(5)), b = p.multinomial(4, true, new Generator(5));
   assert.deepEqual(a.toArray(), b.toArray());
   assert.deepEqual(a.shape, [2, 4]);
-  assert.deepEqual(a.toArray()[1], [0, 0, 0, 0]);
+  assert.deepEqual((a.toArray() as number[][])[1], [0, 0, 0, 0]);
   const draws = multinomial(tensor([0.1, 0.2, 0.7]), 20000, true, new Generator(1)).toFlat();
   const freq = [0, 0, 0];
   for (const d of draws) freq[d]++;
