@@ -43,6 +43,30 @@ export class SafetensorsError extends QkvError {
   override name = 'SafetensorsError';
 }
 
+/**
+ * A torch.save file that cannot be loaded: not a torch.save file, a truncated or inconsistent
+ * archive (zip structure, CRC, missing records), a malformed pickle, a tensor that does not fit its
+ * storage, or a dtype qkv cannot hold. Names the zip entry or pickle, the byte offset and the value.
+ */
+export class TorchLoadError extends QkvError {
+  override name = 'TorchLoadError';
+}
+
+/**
+ * A pickle that asks for something `torch.load(weights_only=True)` refuses: a global outside the
+ * allow-list, a call (REDUCE) of a callable that is not a tensor rebuild function, BUILD on an
+ * object that is not an OrderedDict, NEWOBJ of a class other than Parameter, and the opcodes that
+ * construct arbitrary objects (INST, OBJ, NEWOBJ_EX, EXT*). Nothing in the file was executed.
+ */
+export class TorchUnsafePickleError extends TorchLoadError {
+  override name = 'TorchUnsafePickleError';
+}
+
+/** A value `io.saveTorch` cannot write as a torch.save file (names the path inside the object). */
+export class TorchSaveError extends QkvError {
+  override name = 'TorchSaveError';
+}
+
 /** A state dict that does not fit a module: missing, unexpected or wrong-shape keys. */
 export class StateDictError extends QkvError {
   override name = 'StateDictError';

@@ -18,6 +18,7 @@ export { gradcheck } from './autograd/gradcheck.js';
 export type { DType } from './dtype.js';
 export {
   QkvError, ShapeError, DTypeError, ArgumentError, AutogradError, AllocationError, SafetensorsError, StateDictError,
+  TorchLoadError, TorchUnsafePickleError, TorchSaveError,
 } from './errors.js';
 export { cat, stack, flip, roll } from './ops/shape.js';
 export { gather, scatter, scatterAdd, maskedSelect, nonzero } from './ops/indexing.js';

@@ -14,3 +14,12 @@ export { load, save, MAX_HEADER_BYTES, MAX_TENSOR_BYTES, TIES_METADATA_KEY } fro
 export type { LoadOptions, LoadResult, SaveOptions, FileDType } from './safetensors.js';
 export { loadFile, saveFile, writeFileAtomic } from './files.js';
 export { fromNanoGPT, fromHFGPT2, toHFGPT2, fromGPTNeoX, toGPTNeoX } from './key-maps.js';
+// torch.save files (zip and legacy): io.loadTorch(pathOrBytes, opts) / io.saveTorch(path, obj).
+export { loadTorch, saveTorch } from './torch/files.js';
+export { loadTorchBytes, isTorchSaveFile, sniffTorchFormat } from './torch/load.js';
+export type { TorchLoadOptions } from './torch/load.js';
+export { saveTorchBytes } from './torch/save.js';
+export type { TorchSaveOptions } from './torch/save.js';
+export { loadPickle } from './torch/plain-pickle.js';
+export { TorchGlobal, TorchStorage } from './torch/values.js';
+export type { TorchDTypeName } from './torch/values.js';
