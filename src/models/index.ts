@@ -3,3 +3,5 @@ export { GPT, Block, MLP, resolveGPTConfig } from './gpt.js';
 export type { GPTConfig, ResolvedGPTConfig, GPTOutput, GenerateOptions } from './gpt.js';
 export { inferGPTConfig, gptFromNanoGPT, gptFromHFGPT2, gptFromGPTNeoX } from './pretrained.js';
 export type { GPTNeoXConfig } from './pretrained.js';
+export { loadNanoGPT, loadTorchModule } from './torch-checkpoint.js';
+export type { NanoGPTCheckpoint, NanoGPTModelArgs } from './torch-checkpoint.js';

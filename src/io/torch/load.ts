@@ -221,8 +221,7 @@ function readZip(src: ByteSource, opts: Resolved): unknown {
         }
         return seen;
       }
-      const where = `storage ${JSON.stringify(key)} (torch.${t})`;
-      const dtype = loadedDType(t, opts, where);
+      const dtype = loadedDType(t, opts, `storage ${JSON.stringify(key)}`);
       const entry = findRecord(zip, prefix, `data/${key}`);
       if (!entry) return fail(`storage ${JSON.stringify(key)} has no "${prefix}/data/${key}" entry in the archive`);
       const nbytes = numel * TORCH_DTYPES[t].size;
@@ -250,7 +249,7 @@ function readLegacy(bytes: Uint8Array, opts: Resolved): unknown {
   const plain = (start: number, what: string): { value: unknown; end: number } =>
     unpickle(bytes, start, { where: `the legacy ${what} pickle`, fileOffset: 0, dicts: 'map' });
   const magic = plain(0, 'magic-number');
-  if (magic.value !== MAGIC_NUMBER && !(typeof magic.value === 'bigint' && magic.value === MAGIC_NUMBER)) {
+  if (magic.value !== MAGIC_NUMBER) {
     throw new TorchLoadError(`torch.load: not a torch.save file: the first pickle is ${describe(magic.value)}, not torch's magic number 0x1950a86a20f9469cfc6c`);
   }
   const proto = plain(magic.end, 'protocol-version');
@@ -277,7 +276,7 @@ function readLegacy(bytes: Uint8Array, opts: Resolved): unknown {
       } else {
         const nbytes = numel * TORCH_DTYPES[t].size;
         if (!Number.isSafeInteger(nbytes) || nbytes > bytes.length) return fail(`storage ${JSON.stringify(key)} claims ${numel} elements of torch.${t}, more than the ${bytes.length}-byte file holds`);
-        const dtype = loadedDType(t, opts, `storage ${JSON.stringify(key)} (torch.${t})`);
+        const dtype = loadedDType(t, opts, `storage ${JSON.stringify(key)}`);
         // The data follows the pickle; the qkv Storage is filled in once it has been read.
         const storage = new TorchStorage(key, t, dtype, new Storage(new Float32Array(0)), numel);
         root = { key, t, dtype, numel, root: storage };
