@@ -6,8 +6,10 @@
  * zip entry `data/<key>` per qkv Storage, so tensors that share a Storage (tied weights, views)
  * share it in PyTorch too, with their offsets and strides.
  *
- * Values written: Tensor (float32, float64, int64, int32, bool); number (an integer as a Python
- * int, anything else — fractions, NaN, ±Infinity, −0 — as a float); bigint (int); string; boolean;
+ * Values written: Tensor (float32, float64, int64, int32, bool); number (an integer within ±2^53 as
+ * a Python int, anything else — fractions, NaN, ±Infinity, −0, and integers beyond 2^53, which a
+ * double cannot hold exactly — as a float; write a bigint for an exact big int, as loadTorch returns
+ * them); bigint (int); string; boolean;
  * null (None); Array (list; a frozen array is written as a tuple, so loaded tuples round-trip);
  * plain object (dict with str keys — except that an optimizer state dict, an object with exactly
  * `state` and `param_groups`, gets its integer-like `state` keys written as ints, which
@@ -207,7 +209,7 @@ class Pickler {
   }
 
   number(v: number): void {
-    if (Number.isInteger(v) && !Object.is(v, -0)) this.int(v);
+    if (Number.isSafeInteger(v) && !Object.is(v, -0)) this.int(v);
     else this.float(v);
   }
 
