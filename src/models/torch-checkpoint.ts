@@ -83,13 +83,13 @@ function checkStateDict(sd: unknown, where: string): Record<string, Tensor> {
  * vocab_size, dropout) into a GPTConfig (pre-LN, exact GELU, as nanoGPT), strips the `_orig_mod.`
  * prefix, checks and drops the causal-mask buffers `….attn.bias` (each must be the lower-triangular
  * ones it stands for), ties `lm_head` to `wte` when the checkpoint shares their storage (nanoGPT
- * always does) and loads the weights strictly. `overrides` changes the config (e.g. `{ dropout: 0 }`
- * for sampling, `{ attention: 'separate' }`).
+ * always does) and loads the weights strictly. `overrides.dropout` replaces the checkpoint's dropout
+ * (e.g. 0 for fine-tuning without it; `eval()` disables dropout for sampling anyway).
  *
  * Example: `const gpt = models.loadNanoGPT('out/ckpt.pt'); gpt.eval(); gpt.generate(idx, 100)`
  */
-export function loadNanoGPT(source: Source | NanoGPTCheckpoint, overrides: Partial<GPTConfig> = {}, opts?: TorchLoadOptions): GPT {
-  checkOptions(overrides, ['dropout', 'attention', 'activation', 'layout', 'normFirst', 'tieWeights', 'bias', 'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'positional', 'rotaryPct', 'rotaryBase', 'parallelResidual', 'layerNormEps'], 'models.loadNanoGPT');
+export function loadNanoGPT(source: Source | NanoGPTCheckpoint, overrides: { dropout?: number } = {}, opts?: TorchLoadOptions): GPT {
+  checkOptions(overrides, ['dropout'], 'models.loadNanoGPT');
   const where = typeof source === 'string' ? `models.loadNanoGPT: ${source}` : 'models.loadNanoGPT';
   const ckpt: unknown = isSource(source) ? loadTorch(source, opts) : source;
   if (!isPlain(ckpt)) throw new StateDictError(`${where}: the checkpoint is not a dict with model and model_args`);
