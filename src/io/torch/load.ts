@@ -161,7 +161,7 @@ function checkLocation(v: unknown, fail: (m: string) => never): void {
   if (typeof v !== 'string' && !(v instanceof Uint8Array)) fail(`a storage location is ${describe(v)}, not a str such as 'cpu'`);
 }
 
-/** The storage entry for `key` in the zip, or an error listing what is there. */
+/** The entry `<prefix>/<name>` of the archive, if present. */
 function findRecord(zip: ZipReader, prefix: string, name: string): ZipEntry | undefined {
   return zip.entries.get(`${prefix}/${name}`);
 }
