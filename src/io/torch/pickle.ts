@@ -29,7 +29,7 @@
 import { TorchLoadError, TorchUnsafePickleError } from '../../errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ALLOWED_GLOBALS, TorchGlobal } from './values.js';
-import { describe, isTuple, rebuildParameter, rebuildTensor } from './storage-decode.js';
+import { describe, rebuildParameter, rebuildTensor } from './storage-decode.js';
 
 export interface UnpickleOptions {
   /** What the pickle is, for messages: `zip entry "archive/data.pkl"`. */

@@ -141,15 +141,9 @@ export function decodeStorage(
   return out;
 }
 
-/** Creates the TorchStorage for decoded data. */
-export function makeStorage(key: string, t: TorchDTypeName, dtype: DType, data: TypedArray, numel: number): TorchStorage {
-  return new TorchStorage(key, t, dtype, new Storage(data), numel);
-}
-
 // ------------------------------------------------------------------------------------------------
 // Tensor rebuild
 
-const isTuple = (v: unknown): v is readonly unknown[] => Array.isArray(v) && Object.isFrozen(v);
 const isSeq = (v: unknown): v is readonly unknown[] => Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 const isDict = (v: unknown): boolean => v instanceof Map || (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype);
@@ -252,4 +246,3 @@ export function rebuildParameter(args: readonly unknown[], fn: string, fail: (m:
   return p;
 }
 
-export { isTuple };
