@@ -10,7 +10,6 @@
  */
 import { TorchLoadError, fmtShape } from '../../errors.js';
 import { allocate, type DType, type TypedArray } from '../../dtype.js';
-import { Storage } from '../../tensor/storage.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { TORCH_DTYPES, TorchStorage, type TorchDTypeName } from './values.js';
 
