@@ -72,6 +72,14 @@ export class StateDictError extends QkvError {
   override name = 'StateDictError';
 }
 
+/**
+ * A path that is not a checkpoint qkv can open (a torch.save file, a Hugging Face folder, a bare
+ * weights file without its config, an incomplete run folder); names the path and what it is.
+ */
+export class CheckpointError extends QkvError {
+  override name = 'CheckpointError';
+}
+
 /** Formats a shape the way error messages print it: `[2,3]`. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -3,13 +3,14 @@
  * in qkv and — when Debian's python3-torch is installed — in PyTorch, in the same run, with
  * medians, GFLOP/s, qkv/PyTorch ratios and each side's peak memory.
  *
- * Every measurement runs in a fresh process: qkv jobs in a forked Node (src/bench/worker.ts),
- * PyTorch jobs in /usr/bin/python3 bench/torch_bench.py with OPENBLAS_NUM_THREADS set in its
+ * Every measurement runs in a fresh process: qkv jobs in a forked Node (worker.ts), PyTorch jobs
+ * in /usr/bin/python3 torch_bench.py (beside this file) with OPENBLAS_NUM_THREADS set in its
  * environment and torch.set_num_threads(1) (PyTorch's best setting on a 2-core machine; the GEMM
  * rows set OPENBLAS_NUM_THREADS to the row's thread count). Jobs run one after another, qkv
  * then PyTorch for each row, so both sides see the same machine state.
  *
- * Used by `npm run bench` (bench/run.ts) and `qkv bench`.
+ * Used by `qkv bench` (and `npm run bench`, which builds dist/ and runs it). The whole bench lives
+ * in this folder: see README.md here.
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -91,8 +92,11 @@ export interface BenchReport {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** bench/torch_bench.py of the package (two levels up from src/bench and from dist/bench). */
-export const TORCH_SCRIPT = path.join(HERE, '..', '..', 'bench', 'torch_bench.py');
+/**
+ * src/bench/torch_bench.py of the package: beside this file when it runs from src/, and reached
+ * through the package's src/ (shipped with it) when it runs from dist/bench/.
+ */
+export const TORCH_SCRIPT = path.join(HERE, '..', '..', 'src', 'bench', 'torch_bench.py');
 
 function workerPath(): string {
   const ext = path.extname(fileURLToPath(import.meta.url));

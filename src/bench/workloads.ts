@@ -1,6 +1,6 @@
 /**
  * The training workloads of DESIGN.md ("Performance workloads"), qkv side. Each is built from
- * the library's own modules; bench/torch_bench.py builds the same models in PyTorch.
+ * the library's own modules; torch_bench.py (beside this file) builds the same models in PyTorch.
  *
  * - W1 the vit-pytorch Attention block: nn.Attention(dim 256, heads 8, dimHead 32) — fused
  *   to_qkv without bias, to_out with bias; x (32, 64, 256); loss mean(out²); Adam.

@@ -1,13 +1,8 @@
 /** qkv sample — generate text from a training checkpoint or an exported folder. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, CheckpointError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Generator } from '../tensor/random.js';
-import { loadCheckpointModel } from '../train/checkpoint.js';
-import { importFromPyTorch } from '../train/export.js';
-import type { GPT } from '../models/gpt.js';
-import type { CharTokenizer } from '../data/char-tokenizer.js';
+import { modelFromCheckpoint, openCheckpoint } from '../train/open-checkpoint.js';
 import type { CommandSpec, Parsed } from './args.js';
 
 export const spec: CommandSpec = {
@@ -23,17 +18,12 @@ export const spec: CommandSpec = {
   },
 };
 
-export function loadForSampling(where: string): { model: GPT; tokenizer: CharTokenizer } {
-  if (!fs.existsSync(where)) throw new ArgumentError(`${where}: no such checkpoint folder; pass the --out folder of qkv train, or an export folder`);
-  if (fs.existsSync(path.join(where, 'latest')) || fs.existsSync(path.join(where, 'trainer.json'))) return loadCheckpointModel(where);
-  const { model, tokenizer } = importFromPyTorch(where);
-  if (!tokenizer) throw new ArgumentError(`${where}: the export has no tokenizer (it was exported without data)`);
-  return { model, tokenizer };
-}
-
 export function run({ positionals, values: v }: Parsed): number {
   if (positionals.length !== 1) throw new ArgumentError('expected one checkpoint folder: qkv sample CHECKPOINT');
-  const { model, tokenizer } = loadForSampling(positionals[0]);
+  const ck = openCheckpoint(positionals[0]);
+  const tokenizer = ck.tokenizer;
+  if (!tokenizer) throw new CheckpointError(`${positionals[0]}: the ${ck.kind === 'export' ? 'export was written without data, so it has' : 'checkpoint has'} no tokenizer to encode the prompt`);
+  const model = modelFromCheckpoint(ck);
   const prompt = tokenizer.encode(v.prompt as string);
   if (prompt.length === 0) throw new ArgumentError('--prompt must not be empty');
   const idx = Tensor.fromTypedArray(Float64Array.from(prompt), [1, prompt.length], 'int64');

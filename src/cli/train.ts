@@ -8,7 +8,8 @@ import { GPT } from '../models/gpt.js';
 import { loadBrownCorpus } from '../data/brown.js';
 import { charDatasetFromDocuments, charDatasetFromText, unigramCrossEntropy, type TextData } from '../data/text-dataset.js';
 import { Trainer } from '../train/trainer.js';
-import { resumeTrainer, readCheckpointInfo, saveCheckpoint } from '../train/checkpoint.js';
+import { requireTrainCheckpoint, resumeTrainer, saveCheckpoint } from '../train/checkpoint.js';
+import { openCheckpoint } from '../train/open-checkpoint.js';
 import { pngRenderer, toSvg } from '../lab/plot.js';
 import { describeConfig, type CommandSpec, type Parsed } from './args.js';
 import { Progress, fmtTime } from './progress.js';
@@ -54,9 +55,11 @@ export function run({ values: v }: Parsed): number {
   let trainer: Trainer;
   let data: TextData;
   if (v.resume) {
-    const info = readCheckpointInfo(out);
-    data = loadData(info.dataSource === 'Brown corpus' ? undefined : info.dataSource);
-    trainer = resumeTrainer(out, data);
+    const ck = openCheckpoint(out);
+    requireTrainCheckpoint(ck, 'qkv train --resume');
+    const source = ck.trainState!.dataSource;
+    data = loadData(source === 'Brown corpus' ? undefined : source);
+    trainer = resumeTrainer(ck, data);
     console.log(`qkv train — resuming ${out} at step ${trainer.step} of ${trainer.opts.steps} (backend ${backend().name})`);
   } else {
     data = loadData(v.text as string | undefined);

@@ -14,10 +14,10 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SafetensorsError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import {
-  attachTies, checkTensorSize, decodeTensor, encodeTensor, parseHeader, planSave, readHeaderLength, type LoadOptions,
-  type LoadResult, type SaveOptions,
-} from './safetensors.js';
+import type { LoadOptions, LoadResult, SaveOptions } from './safetensors-format.js';
+import { checkTensorSize, decodeTensor, readHeader } from './safetensors-read.js';
+import { encodeTensor, planSave } from './safetensors-write.js';
+import { attachTies } from './safetensors-ties.js';
 
 /** Largest single read or write handed to the OS (Linux moves at most ~2 GiB per call). */
 const IO_CHUNK = 1 << 30;
@@ -52,8 +52,7 @@ export function loadFile(file: string, opts: LoadOptions = {}): LoadResult {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const n = readHeaderLength(readExactly(fd, Math.min(8, size), 0, file), size);
-    const header = parseHeader(readExactly(fd, n, 8, file), size - 8 - n);
+    const header = readHeader((offset, length) => readExactly(fd, length, offset, file), size);
     const tensors: Record<string, Tensor> = {};
     for (const e of header.entries) {
       checkTensorSize(e, opts); // before allocating the read buffer

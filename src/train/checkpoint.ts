@@ -15,32 +15,22 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArgumentError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defaultGenerator } from '../tensor/random.js';
-import { GPT, type GPTConfig } from '../models/gpt.js';
+import type { GPT } from '../models/gpt.js';
 import { loadFile, saveFile, writeFileAtomic } from '../io/files.js';
-import { loadModule, saveModule } from '../nn/serialization.js';
-import { CharTokenizer } from '../data/char-tokenizer.js';
+import { saveModule } from '../nn/serialization.js';
+import type { CharTokenizer } from '../data/char-tokenizer.js';
 import type { TextData } from '../data/text-dataset.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
-import { Trainer, type TrainOptions } from './trainer.js';
+import { Trainer } from './trainer.js';
+import { CHECKPOINT_FORMAT, stepFolderName, type TrainState } from './checkpoint-format.js';
+import {
+  detectCheckpoint, modelFromCheckpoint, openCheckpoint, readTrainState, type Checkpoint, type CheckpointLocation,
+} from './open-checkpoint.js';
 
-export const CHECKPOINT_FORMAT = 'qkv-train-checkpoint/1';
-
-interface TrainerJson {
-  format: string;
-  modelConfig: GPTConfig;
-  trainOptions: TrainOptions;
-  tokenizer: ReturnType<CharTokenizer['toJSON']>;
-  dataSource: string;
-  step: number;
-  optimizer: { param_groups: OptimizerStateDict['param_groups']; scalars: Record<string, Record<string, number>> };
-  scheduler: ReturnType<Trainer['scheduler']['stateDict']>;
-  rng: ReturnType<Trainer['rngState']>;
-  history: Trainer['history'];
-  evals: Trainer['evals'];
-}
+export { CHECKPOINT_FORMAT };
 
 function fsyncDir(dir: string): void {
   const fd = fs.openSync(dir, 'r');
@@ -50,7 +40,7 @@ function fsyncDir(dir: string): void {
 /** Writes a checkpoint of `trainer` under `dir` and points `dir/latest` at it; returns its folder. */
 export function saveCheckpoint(trainer: Trainer, dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
-  const name = `step-${String(trainer.step).padStart(6, '0')}`;
+  const name = stepFolderName(trainer.step);
   const final = path.join(dir, name);
   const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -67,7 +57,7 @@ export function saveCheckpoint(trainer: Trainer, dir: string): string {
       }
     }
     saveFile(path.join(tmp, 'optimizer.safetensors'), tensors);
-    const json: TrainerJson = {
+    const json: TrainState = {
       format: CHECKPOINT_FORMAT,
       modelConfig: trainer.model.config,
       trainOptions: trainer.opts,
@@ -93,49 +83,45 @@ export function saveCheckpoint(trainer: Trainer, dir: string): string {
   return final;
 }
 
+/** A CheckpointError unless `loc` is a train run or step folder (`what` names the caller). */
+export function requireTrainCheckpoint(loc: CheckpointLocation, what: string): void {
+  if (loc.stepFolder) return;
+  throw new CheckpointError(`${what}: ${loc.path} is ${loc.kind === 'export' ? 'an export folder' : 'a bare safetensors file'}, not a \`qkv train\` folder (one with latest, or a step-NNNNNN folder with trainer.json)`);
+}
+
 /** The folder of the newest complete checkpoint under `dir` (or `dir` itself if it is one). */
 export function latestCheckpoint(dir: string): string {
-  if (fs.existsSync(path.join(dir, 'trainer.json'))) return dir;
-  const latest = path.join(dir, 'latest');
-  if (!fs.existsSync(latest)) throw new ArgumentError(`checkpoint: ${dir} has no 'latest' file and is not a checkpoint folder (no trainer.json)`);
-  const name = fs.readFileSync(latest, 'utf8').trim();
-  if (!/^step-\d+$/.test(name)) throw new ArgumentError(`checkpoint: ${latest} names ${JSON.stringify(name)}, not a step-NNNNNN folder`);
-  return path.join(dir, name);
+  const loc = detectCheckpoint(dir);
+  requireTrainCheckpoint(loc, 'checkpoint');
+  return loc.stepFolder!;
 }
 
 /** Reads a checkpoint's trainer.json (config, tokenizer, history…) without loading weights. */
-export function readCheckpointInfo(dir: string): TrainerJson {
-  const folder = latestCheckpoint(dir);
-  const file = path.join(folder, 'trainer.json');
-  let json: TrainerJson;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerJson;
-  } catch (err) {
-    throw new ArgumentError(`checkpoint: cannot read ${file}: ${(err as Error).message}`);
-  }
-  if (json.format !== CHECKPOINT_FORMAT) throw new ArgumentError(`checkpoint: ${file} has format ${JSON.stringify(json.format)}, expected ${CHECKPOINT_FORMAT}`);
-  return json;
+export function readCheckpointInfo(dir: string): TrainState {
+  return readTrainState(latestCheckpoint(dir));
 }
 
-/** Loads only the model (and tokenizer) of a checkpoint, e.g. for sampling. */
-export function loadCheckpointModel(dir: string): { model: GPT; tokenizer: CharTokenizer; info: TrainerJson } {
-  const info = readCheckpointInfo(dir);
-  const model = new GPT(info.modelConfig);
-  loadModule(model, path.join(latestCheckpoint(dir), 'model.safetensors'));
-  return { model, tokenizer: CharTokenizer.fromJSON(info.tokenizer), info };
+/** Loads only the model (and tokenizer) of a training checkpoint, e.g. for sampling. */
+export function loadCheckpointModel(dir: string): { model: GPT; tokenizer: CharTokenizer; info: TrainState } {
+  requireTrainCheckpoint(detectCheckpoint(dir), 'checkpoint');
+  const ck = openCheckpoint(dir);
+  return { model: modelFromCheckpoint(ck), tokenizer: ck.tokenizer!, info: ck.trainState! };
 }
 
 /**
  * Rebuilds the Trainer of a checkpoint on `data` (which must use the checkpoint's tokenizer), with
  * model, optimizer, scheduler, RNG streams, step and history restored.
  */
-export function resumeTrainer(dir: string, data: TextData): Trainer {
-  const { model, tokenizer, info } = loadCheckpointModel(dir);
+export function resumeTrainer(from: string | Checkpoint, data: TextData): Trainer {
+  const ck = typeof from === 'string' ? openCheckpoint(from) : from;
+  requireTrainCheckpoint(ck, 'resume');
+  const info = ck.trainState!, tokenizer = ck.tokenizer!;
+  const model = modelFromCheckpoint(ck);
   if (tokenizer.chars.join('') !== data.tokenizer.chars.join('')) {
-    throw new ArgumentError(`checkpoint: the data's tokenizer (${data.tokenizer.vocabSize} chars) differs from the checkpoint's (${tokenizer.vocabSize}); resume on the same text`);
+    throw new CheckpointError(`resume: the data's tokenizer (${data.tokenizer.vocabSize} chars) differs from the checkpoint's (${tokenizer.vocabSize}); resume on the same text`);
   }
   const trainer = new Trainer(model, data, info.trainOptions);
-  const { tensors } = loadFile(path.join(latestCheckpoint(dir), 'optimizer.safetensors'));
+  const { tensors } = loadFile(path.join(ck.stepFolder!, 'optimizer.safetensors'));
   const state: OptimizerStateDict['state'] = {};
   for (const [k, v] of Object.entries(tensors)) {
     const [, i, name] = k.split('.');

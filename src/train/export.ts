@@ -13,30 +13,26 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArgumentError } from '../errors.js';
+import { fileURLToPath } from 'node:url';
+import { CheckpointError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { GPT, type ResolvedGPTConfig } from '../models/gpt.js';
+import type { GPT } from '../models/gpt.js';
 import { saveFile, writeFileAtomic } from '../io/files.js';
-import { loadModule, saveModule } from '../nn/serialization.js';
-import { CharTokenizer } from '../data/char-tokenizer.js';
+import { saveModule } from '../nn/serialization.js';
+import type { CharTokenizer } from '../data/char-tokenizer.js';
 import type { TextData } from '../data/text-dataset.js';
-import { DEFAULT_TRAIN_OPTIONS, type TrainOptions, type Trainer } from './trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, type Trainer } from './trainer.js';
+import { EXPORT_FORMAT, type ExportConfig } from './checkpoint-format.js';
+import { detectCheckpoint, modelFromCheckpoint, openCheckpoint } from './open-checkpoint.js';
 
-export const EXPORT_FORMAT = 'qkv-pytorch-export/1';
+export { EXPORT_FORMAT, type ExportConfig };
 
-export interface ExportConfig {
-  format: string;
-  model: ResolvedGPTConfig;
-  train: TrainOptions;
-  tokenizer: ReturnType<CharTokenizer['toJSON']> | null;
-  dataSource: string | null;
-  /** Optimizer steps already taken (the schedule continues from here). */
-  step: number;
-}
-
-/** The train.py that ships with qkv (kept as a real Python file beside this module's source). */
+/**
+ * The train.py template that the exporter copies: assets/pytorch/train.py of the package (two
+ * folders up from this module, in src/train/ and in dist/train/ alike).
+ */
 export function trainPyPath(): string {
-  return new URL('../../src/train/train.py', import.meta.url).pathname;
+  return fileURLToPath(new URL('../../assets/pytorch/train.py', import.meta.url));
 }
 
 /**
@@ -86,11 +82,8 @@ export function exportToPyTorch(dir: string, model: GPT, opts: { trainer?: Train
 
 /** Loads an export folder (or the --out folder train.py writes) as a GPT with its tokenizer. */
 export function importFromPyTorch(dir: string): { model: GPT; tokenizer: CharTokenizer | null; config: ExportConfig } {
-  const cfgFile = path.join(dir, 'config.json');
-  if (!fs.existsSync(cfgFile)) throw new ArgumentError(`importFromPyTorch: ${dir} has no config.json (expected a folder written by qkv export or by its train.py)`);
-  const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as ExportConfig;
-  if (config.format !== EXPORT_FORMAT) throw new ArgumentError(`importFromPyTorch: ${cfgFile} has format ${JSON.stringify(config.format)}, expected ${EXPORT_FORMAT}`);
-  const model = new GPT(config.model);
-  loadModule(model, path.join(dir, 'model.safetensors'));
-  return { model, tokenizer: config.tokenizer ? CharTokenizer.fromJSON(config.tokenizer) : null, config };
+  const kind = detectCheckpoint(dir).kind;
+  if (kind !== 'export') throw new CheckpointError(`importFromPyTorch: ${dir} is a ${kind} checkpoint, not a folder written by qkv export or by its train.py (config.json + model.safetensors)`);
+  const ck = openCheckpoint(dir);
+  return { model: modelFromCheckpoint(ck), tokenizer: ck.tokenizer, config: ck.exportConfig! };
 }

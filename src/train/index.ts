@@ -4,3 +4,6 @@ export type { TrainOptions, StepRecord, EvalRecord } from './trainer.js';
 export { saveCheckpoint, resumeTrainer, loadCheckpointModel, readCheckpointInfo, latestCheckpoint, CHECKPOINT_FORMAT } from './checkpoint.js';
 export { exportToPyTorch, importFromPyTorch, trainPyPath, EXPORT_FORMAT } from './export.js';
 export type { ExportConfig } from './export.js';
+export { openCheckpoint, detectCheckpoint, modelFromCheckpoint, readModelConfig } from './open-checkpoint.js';
+export type { Checkpoint, CheckpointKind, CheckpointLocation, OpenOptions } from './open-checkpoint.js';
+export type { TrainState } from './checkpoint-format.js';

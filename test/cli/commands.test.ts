@@ -35,7 +35,7 @@ test('errors are one line with a non-zero exit; --debug adds the stack', () => {
   assert.equal(qkv('frobnicate').status, 2);
   const missing = qkv('sample', '/nonexistent/run', '--debug');
   assert.notEqual(missing.status, 0);
-  assert.match(missing.stderr, /ArgumentError: \/nonexistent\/run: no such checkpoint folder[\s\S]*at /);
+  assert.match(missing.stderr, /CheckpointError: \/nonexistent\/run: no such file or folder[\s\S]*at /);
 });
 
 test('train on a text file → checkpoints, a loss plot; resume; sample; export; doctor', () => {
@@ -84,4 +84,11 @@ test('qkv bench prints the table (a tiny GEMM row, without PyTorch)', () => {
   assert.match(r.stdout, /GEMM \(square, float32\)\s+threads\s+qkv GFLOP\/s/);
   assert.match(r.stdout, /n = 64\s+1\s+[\d.]+/);
   assert.match(r.stdout, /PyTorch not run/);
+});
+
+test('qkv bench --profile prints time per kernel of one workload step', () => {
+  const r = qkv('bench', '--profile', 'w1', '--steps', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^w1 on \w+: [\d.]+ ms\/step; kernels [\d.]+ ms, JS side -?[\d.]+ ms, \d+ kernel calls\/step/);
+  assert.match(r.stdout, /\n +[\d.]+ ms +\d+×  matmul /);
 });

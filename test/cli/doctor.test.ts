@@ -12,7 +12,7 @@ import { manualSeed, models, randn, saveModule } from '../../src/index.js';
 import { charDatasetFromText } from '../../src/data/index.js';
 import { Trainer, saveCheckpoint } from '../../src/train/index.js';
 import { diagnose, type Finding } from '../../src/inspect/diagnostics.js';
-import { loadForDoctor } from '../../src/cli/doctor.js';
+import { loadForDoctor } from '../../src/train/doctor-target.js';
 
 const data = charDatasetFromText('doctor, doctor, give me the news. '.repeat(30), 'song');
 const base = { vocabSize: data.tokenizer.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 };

@@ -35,3 +35,15 @@ test('the qkv bin prints its version and usage', () => {
   assert.equal(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim(), VERSION);
   assert.match(execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }), /Usage: qkv <command>/);
 });
+
+test('the compiled package finds its non-TypeScript files: train.py (assets/) and the bench\'s torch_bench.py', async () => {
+  for (const f of ['assets', 'src', 'dist', 'bin']) assert.ok(pkg.files.includes(f), `package.json "files" ships ${f}/`);
+  const dist = (rel: string) => new URL(`../../dist/${rel}`, import.meta.url).href;
+  const { trainPyPath } = await import(dist('train/export.js'));
+  const { TORCH_SCRIPT } = await import(dist('bench/index.js'));
+  assert.equal(trainPyPath(), path.join(root, 'assets', 'pytorch', 'train.py'));
+  assert.equal(TORCH_SCRIPT, path.join(root, 'src', 'bench', 'torch_bench.py'));
+  for (const f of [trainPyPath(), TORCH_SCRIPT]) assert.ok(fs.existsSync(f), `${f} exists`);
+  assert.equal(pkg.scripts.bench, 'node bin/qkv.js bench', 'npm run bench runs qkv bench (prebench compiles dist/)');
+  assert.ok(!fs.existsSync(path.join(root, 'bench')), 'one bench folder: src/bench/');
+});

@@ -45,7 +45,7 @@ test('the export folder holds the model, config, optimizer state, data and train
   assert.equal(back.tokenizer!.decode(back.tokenizer!.encode('pytorch')), 'pytorch');
   const idx = randint(data.tokenizer.vocabSize, [2, 16]);
   assertClose(back.model.eval().forward(idx).logits, model.eval().forward(idx).logits, { rtol: 0, atol: 0 }, 'round trip');
-  assert.throws(() => importFromPyTorch(os.tmpdir()), /has no config\.json/);
+  assert.throws(() => importFromPyTorch(dir + '-missing'), /no such file or folder/);
   fs.rmSync(dir, { recursive: true });
 });
 

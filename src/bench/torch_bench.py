@@ -1,4 +1,4 @@
-"""PyTorch side of `npm run bench` (src/bench/): the workloads of DESIGN.md, one per process.
+"""PyTorch side of `qkv bench` (this folder, src/bench/): the workloads of DESIGN.md, one per process.
 
 Launched by the qkv bench with OPENBLAS_NUM_THREADS set in the environment (2 for the
 workloads: PyTorch's best setting on a 2-core machine, together with torch.set_num_threads(1);
@@ -6,7 +6,7 @@ workloads: PyTorch's best setting on a 2-core machine, together with torch.set_n
   {"workload": ..., "times_ms": [...], "median_ms": ..., "maxrss_kb": ..., "torch": version}
 or, for gemm, {"workload": "gemm", "gflops": {"256": ..., ...}, ...}.
 
-The models mirror the qkv side exactly (src/bench/workloads.ts):
+The models mirror the qkv side exactly (workloads.ts, beside this file):
   W1  vit-pytorch Attention: to_qkv Linear(256, 768, bias=False), 8 heads of 32, softmax(q kᵀ/√32) v,
       to_out Linear(256, 256); x (32, 64, 256); loss mean(out²); Adam.
   W2  nn.TransformerEncoderLayer(256, 8, 1024, dropout=0, batch_first, norm_first); x (32, 64, 256);
