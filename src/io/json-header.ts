@@ -4,6 +4,14 @@
  * it limits nesting (no stack overflow from `[[[[…`), and it reports the byte position of every
  * top-level key, so errors can name a file offset. Objects are created without a prototype, so a
  * key such as `__proto__` is an ordinary key.
+ *
+ * It is as strict as the reference reader (Rust's serde_json into the header's types) about what
+ * a header can hold: every string must be valid Unicode (an escaped lone UTF-16 surrogate such
+ * as `"\ud800"` is refused; serde_json refuses it too), and every number must be an integer
+ * written as one — digits with an optional minus sign, no fraction, no exponent, not `-0` (the
+ * header's numbers are shapes and offsets, which the reference reads as unsigned integers, so
+ * `3.0`, `1.2e1` and `-0` are refused there). Negative integers are left to the caller, whose
+ * message names the tensor and the field.
  */
 import { SafetensorsError } from '../errors.js';
 
@@ -52,16 +60,26 @@ export function parseHeaderJson(text: string, baseOffset: number, label = 'JSON 
       fail('unterminated string');
     }
     i++;
+    let value: string;
     try {
-      return JSON.parse(text.slice(start, i)) as string;
+      value = JSON.parse(text.slice(start, i)) as string;
     } catch {
       i = start;
       return fail('bad escape in string');
     }
+    const lone = loneSurrogate(value);
+    if (lone >= 0) {
+      i = start;
+      fail(`the string ${clip(value)} holds a lone UTF-16 surrogate (\\u${value.charCodeAt(lone).toString(16)} escape), which is not Unicode text; the reference reader refuses it`);
+    }
+    return value;
   };
   const num = (): number => {
     const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
     if (!m) return fail(i >= text.length ? 'unexpected end of input, expected a value' : 'expected a value');
+    if (m[2] !== undefined || m[3] !== undefined || m[0] === '-0') {
+      fail(`the number ${m[0].length > 40 ? `${m[0].slice(0, 40)}…` : m[0]} is not an integer written as digits; a header's numbers are shapes and data_offsets, which the reference reader reads as unsigned integers (it refuses 3.0, 1.2e1 and -0)`);
+    }
     i += m[0].length;
     return Number(m[0]);
   };
@@ -133,6 +151,17 @@ export function parseHeaderJson(text: string, baseOffset: number, label = 'JSON 
     keyPositions.set(key, baseOffset + bytes);
   }
   return { value: v, keyPositions };
+}
+
+/** Index of the first unpaired UTF-16 surrogate in `s`, or -1 when `s` is well-formed Unicode. */
+export function loneSurrogate(s: string): number {
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff && k + 1 < s.length && (s.charCodeAt(k + 1) & 0xfc00) === 0xdc00) { k++; continue; }
+    return k;
+  }
+  return -1;
 }
 
 /** UTF-8 length of text[from, to). */

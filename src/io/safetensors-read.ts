@@ -15,8 +15,15 @@
  * overlap or trailing byte); the tensor's qkv storage fits in one typed array; I64 values fit in
  * ±2^53 and BOOL bytes are 0 or 1; a declared tie (see TIES_METADATA_KEY) is valid.
  *
+ * Strings must be valid Unicode and numbers plain integers (json-header.ts), as in the reference
+ * reader (huggingface/safetensors, Rust: serde_json into u64/usize and String).
+ *
  * Accepted: misaligned offsets (the bytes are copied), empty and 0-d tensors, NaN/Inf, headers
- * padded with JSON whitespace, and any tensor name, `__proto__` included.
+ * padded with JSON whitespace, any tensor name (`__proto__` included), and `"__metadata__": null`
+ * (no metadata, as the reference reads it). Stricter than the reference, on purpose: unknown
+ * fields in an entry, duplicate keys, dtypes qkv cannot decode (F8, U16, U32, U64…), I64 values
+ * beyond ±2^53, BOOL bytes other than 0/1, and a dimension ≥ 2^53 even in an empty tensor (qkv's
+ * shapes are JavaScript numbers, exact only below 2^53).
  */
 import { SafetensorsError } from '../errors.js';
 import { allocate, itemSize, type DType, type TypedArray } from '../dtype.js';
@@ -66,7 +73,8 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number): Header
   const entries: HeaderEntry[] = [];
   for (const [name, raw] of Object.entries(value)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      if (raw === null) continue; // what the reference reader accepts as "no metadata" (Rust's None)
+      if (typeof raw !== 'object' || Array.isArray(raw)) {
         throw new SafetensorsError(`safetensors: __metadata__ (header byte ${at(name)}) must be an object of strings, got ${jsonType(raw)}`);
       }
       for (const [k, v] of Object.entries(raw)) {
@@ -94,6 +102,9 @@ export function checkEntry(name: string, raw: Json, at: number): HeaderEntry {
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(FILE_DTYPES, dtype)) {
     throw new SafetensorsError(`safetensors: ${where}: dtype ${show(dtype)} is not one of ${Object.keys(FILE_DTYPES).join(', ')}`);
+  }
+  if (Array.isArray(shape) && shape.includes(0) && shape.some((s) => typeof s === 'number' && s >= 2 ** 53)) {
+    throw new SafetensorsError(`safetensors: ${where}: shape ${show(shape)} has a dimension ≥ 2^53, which qkv cannot hold exactly (its shapes are JavaScript numbers); the reference reader accepts it because the tensor is empty, qkv does not`);
   }
   if (!Array.isArray(shape) || shape.some((s) => typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0)) {
     throw new SafetensorsError(`safetensors: ${where}: shape ${show(shape)} must be an array of integers in [0, 2^53)`);

@@ -4,7 +4,7 @@
  */
 import { SafetensorsError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { parseHeaderJson, type Json } from './json-header.js';
+import { loneSurrogate, parseHeaderJson, type Json } from './json-header.js';
 import { clipText, q, setOwn, show } from './safetensors-format.js';
 
 /**
@@ -55,6 +55,9 @@ export function checkTieObject(value: unknown, where: string): Record<string, st
     if (typeof target !== 'string') throw new SafetensorsError(`safetensors: ${where}: the target of tie ${q(alias)} is ${target === null ? 'null' : typeof target}, not a tensor name`);
     if (alias === target) throw new SafetensorsError(`safetensors: ${where}: tie ${q(alias)} names itself as its target`);
     if (alias === '__metadata__') throw new SafetensorsError(`safetensors: ${where}: a tie alias may not be named "__metadata__"`);
+    for (const s of [alias, target]) {
+      if (loneSurrogate(s) >= 0) throw new SafetensorsError(`safetensors: ${where}: tie ${q(alias)} → ${q(target)}: ${q(s)} holds a lone UTF-16 surrogate, which is not Unicode text`);
+    }
     setOwn(ties, alias, target);
   }
   return ties;

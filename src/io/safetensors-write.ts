@@ -9,6 +9,15 @@ import {
   FILE_DTYPES, LITTLE_ENDIAN, MAX_HEADER_BYTES, MAX_TENSOR_BYTES, SAVE_DTYPE, q, type SaveOptions,
 } from './safetensors-format.js';
 import { TIES_METADATA_KEY, resolveTies } from './safetensors-ties.js';
+import { loneSurrogate } from './json-header.js';
+
+/** Refuses a string with a lone UTF-16 surrogate: JSON would write it as an escape that readers refuse. */
+function checkUnicode(s: string, what: string): void {
+  const k = loneSurrogate(s);
+  if (k >= 0) {
+    throw new SafetensorsError(`safetensors: save: ${what} holds a lone UTF-16 surrogate (\\u${s.charCodeAt(k).toString(16)} at index ${k}), which is not Unicode text; safetensors readers (qkv's and the reference) refuse such a file`);
+  }
+}
 
 /** The planned layout of a save: header bytes and, in data order, each tensor's offsets. */
 export interface SavePlan {
@@ -37,6 +46,12 @@ export function planSave(tensors: Record<string, Tensor>, metadata: Record<strin
   }
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new SafetensorsError(`safetensors: save: metadata value for ${q(k)} must be a string, got ${v === null ? 'null' : typeof v}`);
+  }
+  // What the reader (and the reference reader) refuses, the writer refuses: strings that are not Unicode.
+  for (const name of names) checkUnicode(name, `tensor name ${q(name)}`);
+  for (const [k, v] of Object.entries(metadata)) {
+    checkUnicode(k, `metadata key ${q(k)}`);
+    checkUnicode(v, `metadata value for ${q(k)}`);
   }
   const ties = resolveTies(tensors, metadata, opts.ties);
   const written = names.filter((name) => !Object.prototype.hasOwnProperty.call(ties, name));

@@ -13,6 +13,9 @@ import { io, tensor, randn, zeros, SafetensorsError } from '../../src/index.js';
 import { checkTensorSize, type HeaderEntry } from '../../src/io/safetensors.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { fileBytes, writeRaw, type RawEntry } from './st-build.js';
+import { referenceVerdict } from './reference-reader.js';
+import { PYTHON, hasTorch } from '../helpers/torch.js';
+import { spawnSync } from 'node:child_process';
 
 const f32 = (...v: number[]): Uint8Array => new Uint8Array(new Float32Array(v).buffer);
 const cat = (...parts: (Uint8Array | number[])[]): Uint8Array => {
@@ -60,7 +63,38 @@ const BAD_FILES: BadFile[] = [
   { what: 'dtype is not a string', bytes: oneTensor({ dtype: 4 }), expect: [/tensor "w" \(header byte 9\): dtype 4 is not one of/] },
   { what: 'dtype spelled in lower case', bytes: oneTensor({ dtype: 'f32' }), expect: [/tensor "w" \(header byte 9\): dtype "f32"/] },
   { what: 'shape with a negative value', bytes: oneTensor({ shape: [2, -1] }), expect: [/tensor "w" \(header byte 9\): shape \[2,-1\] must be an array of integers/] },
-  { what: 'shape with a fraction', bytes: oneTensor({ shape: [1.5] }), expect: [/tensor "w" \(header byte 9\): shape \[1.5\] must be/] },
+  { what: 'shape with a fraction', bytes: oneTensor({ shape: [1.5] }), expect: [/invalid JSON header at byte 37 \(inside the entry "w"\): the number 1\.5 is not an integer written as digits/] },
+  // --- numbers and strings the reference reader (serde_json into usize / String) refuses
+  ...([
+    ['shape written 2.0', '"shape":[2.0]', 37, '2.0'],
+    ['shape written 2e0', '"shape":[2e0]', 37, '2e0'],
+    ['shape written 0.2E+1', '"shape":[0.2E+1]', 37, '0.2E+1'],
+    ['shape with -0', '"shape":[2,-0]', 39, '-0'],
+    ['data_offsets written 8.0', '"shape":[2],"data_offsets":[0,8.0]', 58, '8.0'],
+    ['data_offsets written 1.2e1', '"shape":[3],"data_offsets":[0,1.2e1]', 58, '1.2e1'],
+  ] as const).map(([what, fields, byte, num]): BadFile => ({
+    what,
+    bytes: fileBytes(`{"w":{"dtype":"F32",${fields.includes('data_offsets') ? fields : `${fields},"data_offsets":[0,8]`}}}`, f32(1, 2, 3).subarray(0, fields.includes('[3]') ? 12 : 8)),
+    expect: [new RegExp(`invalid JSON header at byte ${byte} \\(inside the entry "w"\\): the number ${num.replace(/[.+]/g, '\\$&')} is not an integer written as digits; .*refuses 3\\.0, 1\\.2e1 and -0`)],
+  })),
+  { what: 'a lone high surrogate escaped in a tensor name', bytes: fileBytes('{"w\\ud800":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', f32(1, 2)), expect: [/invalid JSON header at byte 9: the string "w\\ud800" holds a lone UTF-16 surrogate \(\\ud800 escape\), which is not Unicode text; the reference reader refuses it/] },
+  { what: 'a lone low surrogate escaped in a tensor name', bytes: fileBytes('{"\\udc00x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', f32(1, 2)), expect: [/the string "\\udc00x" holds a lone UTF-16 surrogate \(\\udc00 escape\)/] },
+  { what: 'a high surrogate followed by a non-surrogate escape', bytes: fileBytes('{"\\ud800\\u0041":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', f32(1, 2)), expect: [/holds a lone UTF-16 surrogate \(\\ud800 escape\)/] },
+  { what: 'a lone surrogate in a metadata key', bytes: fileBytes('{"__metadata__":{"k\\udbff":"v"}}'), expect: [/invalid JSON header at byte 25 \(inside the entry "__metadata__"\): the string "k\\udbff" holds a lone UTF-16 surrogate/] },
+  { what: 'a lone surrogate in a metadata value', bytes: fileBytes('{"__metadata__":{"k":"\\udfff"}}'), expect: [/\(inside the entry "__metadata__"\): the string "\\udfff" holds a lone UTF-16 surrogate/] },
+  { what: 'an empty tensor with a dimension of 2^60 (the reference reader accepts it; qkv cannot hold the size)', bytes: oneTensor({ shape: [0, 2 ** 60], data_offsets: [0, 0] }, new Uint8Array(0)), expect: [/tensor "w" \(header byte 9\): shape \[0,1152921504606847000\] has a dimension ≥ 2\^53, which qkv cannot hold exactly .*the reference reader accepts it because the tensor is empty, qkv does not/] },
+  // --- not safetensors at all: say what the file is (the magic bytes)
+  { what: 'a torch.save zip file', bytes: cat(utf8('PK\x03\x04'), new Uint8Array(22), [16, 0, 0, 0], utf8('archive/data.pklFB'), new Uint8Array(40)), expect: [/^safetensors: this is a PyTorch torch\.save file \(a zip archive holding archive\/data\.pkl\), not safetensors: use io\.loadTorch/] },
+  { what: 'a legacy torch.save file', bytes: new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e, 0x80, 0x02]), expect: [/^safetensors: this is a PyTorch torch\.save file in the legacy \(pre-1\.6\) format, not safetensors: use io\.loadTorch/] },
+  { what: 'a Python pickle', bytes: new Uint8Array([0x80, 0x04, 0x95, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x7d, 0x94, 0x2e]), expect: [/^safetensors: this is a Python pickle \(protocol 4\), not safetensors; if torch\.save wrote it, use io\.loadTorch/] },
+  { what: 'another zip archive', bytes: cat(utf8('PK\x03\x04'), new Uint8Array(22), [9, 0, 0, 0], utf8('model.bin'), new Uint8Array(8)), expect: [/^safetensors: this is a zip archive \(first entry "model\.bin"\), not safetensors/] },
+  { what: 'a GGUF file', bytes: cat(utf8('GGUF'), [3, 0, 0, 0], new Uint8Array(16)), expect: [/^safetensors: this is a GGUF file \(llama\.cpp\), not safetensors/] },
+  { what: 'a NumPy .npy file', bytes: cat([0x93], utf8('NUMPY'), [1, 0, 0x76, 0], utf8("{'descr': '<f8'}")), expect: [/^safetensors: this is a NumPy \.npy file/] },
+  { what: 'an HTML page saved instead of the file', bytes: utf8('<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>'), expect: [/^safetensors: this is an HTML or XML page, not safetensors \(a download that saved a web page instead of the file\?\)/] },
+  { what: 'a JSON file (a sharded checkpoint index)', bytes: utf8('{\n  "metadata": {"total_size": 10},\n  "weight_map": {"w": "model-00001-of-00002.safetensors"}\n}\n'), expect: [/^safetensors: this is a sharded checkpoint index \(model\.safetensors\.index\.json\): load the shards it lists, not safetensors/] },
+  { what: 'a Git LFS pointer', bytes: utf8('version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 548105171\n'), expect: [/^safetensors: this is a Git LFS pointer file, not the weights: fetch the real file \(git lfs pull\)/] },
+  { what: 'gzip-compressed data', bytes: new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]), expect: [/^safetensors: this is gzip-compressed data, not safetensors: decompress it first/] },
+  { what: 'a text file', bytes: utf8('It was the best of times, it was the worst of times\n'), expect: [/^safetensors: this is a text file \(it starts "It was the best of times, it was the wor"\), not safetensors/] },
   { what: 'shape with a string', bytes: oneTensor({ shape: ['2'] }), expect: [/tensor "w" \(header byte 9\): shape \["2"\] must be/] },
   { what: 'shape beyond 2^53', bytes: oneTensor({ shape: [2 ** 60] }), expect: [/tensor "w" \(header byte 9\): shape \[1152921504606847000\] must be an array of integers in \[0, 2\^53\)/] },
   { what: 'shape is not an array', bytes: oneTensor({ shape: 2 }), expect: [/tensor "w" \(header byte 9\): shape 2 must be an array/] },
@@ -132,6 +166,17 @@ for (const [i, c] of BAD_FILES.entries()) {
   });
 }
 
+test('the reference reader (test/io/reference-reader.ts, checked against the official one in fuzz 6) agrees on the number, string and size rows', () => {
+  const rows = BAD_FILES.filter((c) => /fraction|written|-0|surrogate/.test(c.what));
+  assert.ok(rows.length >= 11);
+  for (const c of rows) assert.equal(referenceVerdict(c.bytes).ok, false, `the reference refuses: ${c.what}`);
+  // The one documented case where qkv is stricter than the reference: an empty tensor with a dimension ≥ 2^53.
+  const huge = BAD_FILES.find((c) => c.what.startsWith('an empty tensor with a dimension of 2^60'))!;
+  assert.equal(referenceVerdict(huge.bytes).ok, true);
+  // …and `"__metadata__": null`, which both accept.
+  assert.equal(referenceVerdict(fileBytes('{"__metadata__":null}')).ok, true);
+});
+
 // ------------------------------------------------------------------------------------------------
 // Save-side refusals
 
@@ -156,6 +201,10 @@ const SAVE_REFUSALS: { what: string; run: () => unknown; expect: RegExp }[] = [
   { what: 'a tie to itself', run: () => io.save({ a: zeros([1]) }, {}, { ties: { a: 'a' } }), expect: /tie "a" names itself as its target/ },
   { what: 'ties option and metadata that disagree', run: () => { const w = zeros([1]); return io.save({ a: w, b: w, c: w }, { 'qkv.ties': '{"b":"a"}' }, { ties: { c: 'a' } }); }, expect: /metadata\["qkv.ties"\] = \{"b":"a"\} disagrees with the ties option \{"c":"a"\}/ },
   { what: 'malformed qkv.ties metadata', run: () => io.save({ a: zeros([1]) }, { 'qkv.ties': 'a->b' }), expect: /save: metadata\["qkv.ties"\] is not a JSON object/ },
+  { what: 'a tensor name with a lone surrogate', run: () => io.save({ 'w\ud800': zeros([1]) }), expect: /save: tensor name "w\\ud800" holds a lone UTF-16 surrogate \(\\ud800 at index 1\), which is not Unicode text; safetensors readers \(qkv's and the reference\) refuse such a file/ },
+  { what: 'a metadata key with a lone surrogate', run: () => io.save({}, { '\udc00': 'v' }), expect: /save: metadata key "\\udc00" holds a lone UTF-16 surrogate/ },
+  { what: 'a metadata value with a lone surrogate', run: () => io.save({}, { k: 'ok\ud800' }), expect: /save: metadata value for "k" holds a lone UTF-16 surrogate \(\\ud800 at index 2\)/ },
+  { what: 'a tie alias with a lone surrogate', run: () => { const w = zeros([1]); return io.save({ w }, {}, { ties: { 'lm\ud800': 'w' } }); }, expect: /save: ties: tie "lm\\ud800" → "w": "lm\\ud800" holds a lone UTF-16 surrogate/ },
   { what: 'an int64 value that is not an integer', run: () => { const t = tensor([1, 2], { dtype: 'int64' }); t.storage.data[1] = 2.5; return io.save({ idx: t }); }, expect: /save: tensor "idx": int64 element 1 is 2.5, not an integer within ±2\^53/ },
 ];
 
@@ -242,6 +291,15 @@ test('accepts: empty and 0-d tensors anywhere in the layout, and files with no t
   assert.deepEqual(io.load(fileBytes('{"__metadata__":{}}')).metadata, {});
 });
 
+test('accepts: "__metadata__": null (no metadata, as the reference reader reads it) and escaped surrogate pairs', () => {
+  const r = io.load(fileBytes('{"__metadata__":null,"w\\ud83d\\ude00":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', f32(1, 2)));
+  assert.deepEqual(r.metadata, {});
+  assert.deepEqual(Object.keys(r.tensors), ['w😀']);
+  assert.deepEqual(io.load(fileBytes('{"__metadata__":null}')), { tensors: {}, metadata: {} });
+  // Integers may be as large as the file allows and written with JSON whitespace around them.
+  assert.deepEqual(io.load(fileBytes('{"w":{"dtype":"F32","shape":[ 2 ],"data_offsets":[ 0 , 8 ]}}', f32(1, 2))).tensors.w.toArray(), [1, 2]);
+});
+
 test('accepts: NaN and ±Inf in every float dtype', () => {
   const bytes = writeRaw({
     entries: [
@@ -270,7 +328,7 @@ test('accepts: whitespace-padded headers (spaces, tabs, newlines, before and aft
 });
 
 test('accepts: any tensor or metadata name, __proto__ and unicode included', () => {
-  const names = ['__proto__', 'constructor', '', 'ü.ß.😀', '\ud800', 'a"b\\c', '0', 'toString'];
+  const names = ['__proto__', 'constructor', '', 'ü.ß.😀', '\ud83d\ude00', 'a"b\\c', '0', 'toString', '\u0000\u001f'];
   const entries = names.map((name, i) => ({ name, dtype: 'F32', shape: [1], data_offsets: [4 * i, 4 * i + 4] }));
   const r = io.load(writeRaw({ entries, data: f32(...names.map((_, i) => i)), metadata: { __proto__x: 'y', ['__proto__']: 'p' } }));
   assert.deepEqual(Object.keys(r.tensors).sort(), [...names].sort());
@@ -296,4 +354,14 @@ test('accepts: a declared tie, loaded as a view sharing the target storage; roun
   const header = JSON.parse(Buffer.from(again.subarray(8, 8 + Number(new DataView(again.buffer).getBigUint64(0, true)))).toString());
   assert.deepEqual(Object.keys(header).sort(), ['__metadata__', 'wte.weight']);
   assert.equal(header.__metadata__['qkv.ties'], '{"lm_head.weight":"wte.weight"}');
+});
+
+test('a real torch.save file (zip and legacy) is named as such, not "header length … exceeds the limit"', { skip: !hasTorch() && 'python3-torch is not installed' }, () => {
+  const sub = fs.mkdtempSync(path.join(dir, 'torch-'));
+  const script = "import sys, torch\nsd = {'w': torch.zeros(2, 3)}\ntorch.save(sd, sys.argv[1])\ntorch.save(sd, sys.argv[2], _use_new_zipfile_serialization=False)";
+  const zip = path.join(sub, 'ckpt.pt'), legacy = path.join(sub, 'legacy.pt');
+  const r = spawnSync(PYTHON, ['-c', script, zip, legacy], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.throws(() => io.loadFile(zip), /^SafetensorsError: safetensors: this is a PyTorch torch\.save file \(a zip archive holding ckpt\/data\.pkl\), not safetensors: use io\.loadTorch \[/);
+  assert.throws(() => io.load(fs.readFileSync(legacy)), /this is a PyTorch torch\.save file in the legacy \(pre-1\.6\) format, not safetensors: use io\.loadTorch$/);
 });

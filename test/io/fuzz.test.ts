@@ -22,13 +22,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { io, SafetensorsError } from '../../src/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { allocate, type DType } from '../../src/dtype.js';
 import { contiguousStrides } from '../../src/tensor/shape.js';
 import { firstInvalidUtf8 } from '../../src/io/json-header.js';
-import { bitsEqual, ELEMENT_SIZE, layout, sameAsOracle, writeRaw, type RawEntry, type RawFile, type TensorSpec } from './st-build.js';
+import { bitsEqual, ELEMENT_SIZE, fileBytes, headerText, layout, sameAsOracle, writeRaw, type RawEntry, type RawFile, type TensorSpec } from './st-build.js';
+import { referenceVerdict } from './reference-reader.js';
+import { PYTHON } from '../helpers/torch.js';
 
 const SEED = Number(process.env.QKV_FUZZ_SEED ?? 20_240_607);
 const SCALE = Number(process.env.QKV_FUZZ_SCALE ?? 1);
@@ -58,6 +62,10 @@ const nameArb = fc.oneof(
 ).filter((n) => n !== '__metadata__');
 const metaValueArb = fc.oneof(fc.string({ unit: 'binary', maxLength: 8 }), fc.string({ maxLength: 4 }));
 const metadataArb = fc.dictionary(nameArb.filter((k) => k !== 'qkv.ties'), metaValueArb, { maxKeys: 3 });
+/** Valid Unicode (no lone UTF-16 surrogate): what a safetensors header can hold (written independently of src/io). */
+const wellFormed = (s: string): boolean => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+const unicodeNameArb = nameArb.filter(wellFormed);
+const validMetadataArb = metadataArb.filter((m) => Object.entries(m).every(([k, v]) => wellFormed(k) && wellFormed(v)));
 const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 });
 const padArb = fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r'), maxLength: 9 });
 const numel = (shape: number[]): number => shape.reduce((p, s) => p * s, 1);
@@ -120,7 +128,15 @@ test('fuzz 1: random tensors round-trip through save → load bit for bit', (t) 
         if (present) Object.defineProperty(tensors, alias, { value: tensors[target], enumerable: true, writable: true, configurable: true });
       }
     }
+    const strings = [...Object.keys(tensors), ...Object.entries(metadata).flat(), ...Object.entries(ties).flat()];
+    if (!strings.every(wellFormed)) {
+      // The writer refuses what readers refuse: a string that is not Unicode.
+      assert.throws(() => io.save(tensors, metadata, { ties }), (e: unknown) => e instanceof SafetensorsError && /lone UTF-16 surrogate/.test(e.message));
+      return;
+    }
     const bytes = io.save(tensors, metadata, { ties });
+    const verdict = referenceVerdict(bytes);
+    assert.ok(verdict.ok, `the reference reader refuses what save wrote: ${verdict.ok ? '' : verdict.reason}`);
     const back = io.load(bytes);
     const expectMeta: Record<string, string> = { ...metadata };
     if (Object.keys(ties).length) expectMeta['qkv.ties'] = JSON.stringify(ties);
@@ -152,7 +168,7 @@ test('fuzz 1: random tensors round-trip through save → load bit for bit', (t) 
 // --- 2: files from the test-side writer
 
 const specArb: fc.Arbitrary<TensorSpec> = fc
-  .record({ name: nameArb, dtype: fc.constantFrom(...Object.keys(ELEMENT_SIZE)), shape: shapeArb })
+  .record({ name: unicodeNameArb, dtype: fc.constantFrom(...Object.keys(ELEMENT_SIZE)), shape: shapeArb })
   .chain((s) => {
     const len = numel(s.shape) * ELEMENT_SIZE[s.dtype];
     return fc.uint8Array({ minLength: len, maxLength: len }).map((bytes) => {
@@ -170,8 +186,8 @@ interface ValidFile { file: RawFile; specs: TensorSpec[] }
 const validFileArb: fc.Arbitrary<ValidFile> = fc
   .record({
     specs: fc.uniqueArray(specArb, { selector: (s) => s.name, maxLength: 5 }).filter((specs) => !specs.some((s) => s.name === 'qkv.ties')),
-    metadata: fc.option(metadataArb, { nil: undefined }),
-    tie: fc.option(fc.tuple(nameArb, fc.nat())),
+    metadata: fc.option(validMetadataArb, { nil: undefined }),
+    tie: fc.option(fc.tuple(unicodeNameArb, fc.nat())),
     lead: padArb,
     trail: padArb,
     orderKeys: fc.array(fc.double({ noNaN: true }), { minLength: 5, maxLength: 5 }),
@@ -191,6 +207,7 @@ test('fuzz 2: random valid files (any layout, every file dtype) load as the byte
     const bytes = writeRaw(file);
     const got = io.load(bytes);
     sameAsOracle(got, bytes);
+    assert.ok(referenceVerdict(bytes).ok, 'the reference reader accepts every valid file');
     const again = io.load(io.save(got.tensors, got.metadata));
     sameAsOracle(again, bytes);
   }, runs(2000));
@@ -210,10 +227,25 @@ type Mutation =
   | { kind: 'ties'; value: unknown }
   | { kind: 'header-flips'; flips: [number, number][] }
   | { kind: 'file-flips'; flips: [number, number][] }
-  | { kind: 'header-splice'; at: number; remove: number; insert: Uint8Array };
+  | { kind: 'header-splice'; at: number; remove: number; insert: Uint8Array }
+  | { kind: 'number-text'; which: number; spelling: NumberSpelling }
+  | { kind: 'string-escape'; target: 'name' | 'metadata-key' | 'metadata-value'; which: number; escape: string }
+  | { kind: 'metadata-null' };
+
+/** Other ways to write (or miswrite) an integer in JSON: what serde_json refuses for a usize and what it takes. */
+type NumberSpelling = 'fraction' | 'exponent' | 'upper-exponent' | 'negative-zero' | 'leading-zero' | 'plus' | 'spaces' | 'huge' | 'negative';
+const SPELL: Record<NumberSpelling, (digits: string) => string> = {
+  fraction: (d) => `${d}.0`, exponent: (d) => `${d}e0`, 'upper-exponent': (d) => `${d}E+0`, 'negative-zero': () => '-0',
+  'leading-zero': (d) => `0${d}`, plus: (d) => `+${d}`, spaces: (d) => ` ${d} `, huge: (d) => `1${'0'.repeat(20)}${d}`, negative: (d) => `-${d}`,
+};
+/** Lone surrogates (refused), a valid pair as an escape and as raw text (accepted), other escapes. */
+const ESCAPES = ['\\ud800', '\\udc00', '\\ud800\\u0041', '\\udbff\\ud800', '\\ud83d\\ude00', '\\u00e9', '\\/', 'x\\ud834'];
 
 /** Mutations that can never leave a valid file. */
 const STRICT = new Set(['truncate', 'append', 'length-bit', 'offset', 'duplicate-key']);
+/** Spellings and escapes that the reference reader refuses (so qkv must too). */
+const REFUSED_SPELLINGS = new Set<NumberSpelling>(['fraction', 'exponent', 'upper-exponent', 'negative-zero', 'leading-zero', 'plus', 'huge', 'negative']);
+const LONE_ESCAPES = new Set(['\\ud800', '\\udc00', '\\ud800\\u0041', '\\udbff\\ud800', 'x\\ud834']);
 
 const flipsArb = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 });
 const oddNumberArb = fc.oneof(
@@ -232,7 +264,23 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('header-flips' as const), flips: flipsArb }),
   fc.record({ kind: fc.constant('file-flips' as const), flips: flipsArb }),
   fc.record({ kind: fc.constant('header-splice' as const), at: fc.nat(), remove: fc.integer({ min: 0, max: 4 }), insert: fc.uint8Array({ maxLength: 6 }) }),
+  fc.record({ kind: fc.constant('number-text' as const), which: fc.nat(), spelling: fc.constantFrom(...(Object.keys(SPELL) as NumberSpelling[])) }),
+  fc.record({ kind: fc.constant('string-escape' as const), target: fc.constantFrom('name' as const, 'metadata-key' as const, 'metadata-value' as const), which: fc.nat(), escape: fc.constantFrom(...ESCAPES) }),
+  fc.record({ kind: fc.constant('metadata-null' as const) }),
 );
+
+/** Positions of the integers in a header text written by headerText (inside shape and data_offsets arrays). */
+function numberTokens(text: string): { at: number; digits: string }[] {
+  const out: { at: number; digits: string }[] = [];
+  for (const m of text.matchAll(/"(?:shape|data_offsets)":\[([0-9,]*)\]/g)) {
+    let at = m.index! + m[0].indexOf('[') + 1;
+    for (const d of m[1].split(',')) {
+      if (d !== '') out.push({ at, digits: d });
+      at += d.length + 1;
+    }
+  }
+  return out;
+}
 
 /** Applies a mutation; null when it does not apply (e.g. an entry mutation on a file without tensors). */
 function mutate({ file }: ValidFile, m: Mutation): Uint8Array | null {
@@ -280,6 +328,26 @@ function mutate({ file }: ValidFile, m: Mutation): Uint8Array | null {
     case 'ties': return writeRaw({ ...file, metadata: { ...((file.metadata as object) ?? {}), 'qkv.ties': m.value } });
     case 'header-flips': return flip(bytes.slice(), 8, n, m.flips);
     case 'file-flips': return flip(bytes.slice(), 0, bytes.length, m.flips);
+    case 'number-text': {
+      const text = headerText(file);
+      const tokens = numberTokens(text);
+      if (tokens.length === 0) return null;
+      const { at, digits } = tokens[m.which % tokens.length];
+      return fileBytes(text.slice(0, at) + SPELL[m.spelling](digits) + text.slice(at + digits.length), file.data);
+    }
+    case 'string-escape': {
+      // Appends the escape inside a string of the header text (a name, a metadata key or value).
+      const text = headerText(file);
+      const quoted: string[] = m.target === 'name' ? file.entries.map((e) => JSON.stringify(e.name))
+        : Object.entries((file.metadata ?? {}) as Record<string, string>).map(([k, v]) => JSON.stringify(m.target === 'metadata-key' ? k : v));
+      if (quoted.length === 0) return null;
+      const q = quoted[m.which % quoted.length];
+      const at = text.indexOf(m.target === 'metadata-value' ? `:${q}` : `${q}:`);
+      if (at < 0) return null;
+      const close = at + (m.target === 'metadata-value' ? 1 : 0) + q.length - 1;
+      return fileBytes(text.slice(0, close) + m.escape + text.slice(close), file.data);
+    }
+    case 'metadata-null': return writeRaw({ ...file, metadata: null });
     case 'header-splice': {
       const header = bytes.subarray(8, 8 + n);
       const at = m.at % (header.length + 1);
@@ -308,35 +376,50 @@ function outcome(run: () => ReturnType<typeof io.load>): Outcome {
 }
 
 /** `same`: the mutation left the bytes unchanged (e.g. flipped a bit twice), so the file is valid. */
-function judge(m: Mutation, bytes: Uint8Array, o: Outcome, same: boolean): void {
+/** A mutation whose result the reference reader is known to refuse (so qkv must too). */
+const mustReject = (m: Mutation): boolean => STRICT.has(m.kind)
+  || (m.kind === 'number-text' && REFUSED_SPELLINGS.has(m.spelling))
+  || (m.kind === 'string-escape' && LONE_ESCAPES.has(m.escape));
+
+/**
+ * Judges qkv's outcome on mutated bytes: never accept what the reference reader refuses, reject
+ * the mutations known to break a file, accept `"__metadata__": null`, and read accepted files
+ * exactly as the bytes say. Returns the reference verdict (for the tallies).
+ */
+function judge(m: Mutation, bytes: Uint8Array, o: Outcome, same: boolean): boolean {
+  const ref = referenceVerdict(bytes);
   if (!o.ok) {
     assert.ok(!same, `an unchanged file was rejected: ${o.message}`);
-    return;
+    return ref.ok;
   }
-  if (STRICT.has(m.kind) && !same) assert.fail(`a ${m.kind} mutation was accepted`);
+  assert.ok(ref.ok, `qkv accepted a file that the reference reader refuses (${ref.ok ? '' : ref.reason}), after a ${m.kind} mutation`);
+  if (mustReject(m) && !same) assert.fail(`a ${m.kind} mutation was accepted: ${JSON.stringify(m)}`);
   sameAsOracle(o.result, bytes);
+  return true;
 }
 
 test('fuzz 3: mutated files are rejected with a SafetensorsError or read exactly as the bytes say', (t) => {
-  const stats = new Map<string, [number, number]>();
+  // kind → [accepted by qkv, rejected by both, rejected by qkv only (stricter than the reference)]
+  const stats = new Map<string, [number, number, number]>();
   check(t, 'mutations', fc.tuple(validFileArb, mutationArb), ([valid, m]) => {
     const bytes = mutate(valid, m);
     if (bytes === null) return;
     const same = Buffer.compare(bytes, writeRaw(valid.file)) === 0;
     const o = outcome(() => io.load(bytes));
-    judge(m, bytes, o, same);
-    const s = stats.get(m.kind) ?? [0, 0];
-    s[o.ok ? 0 : 1]++;
+    const refOk = judge(m, bytes, o, same);
+    const s = stats.get(m.kind) ?? [0, 0, 0];
+    s[o.ok ? 0 : refOk ? 2 : 1]++;
     stats.set(m.kind, s);
-  }, runs(8000));
-  const lines = [...stats].sort().map(([k, [ok, bad]]) => `${k}: ${ok} accepted, ${bad} rejected`);
+  }, runs(10000));
+  const lines = [...stats].sort().map(([k, [ok, bad, stricter]]) => `${k}: ${ok} accepted, ${bad} refused (as the reference does), ${stricter} refused by qkv only`);
   t.diagnostic(lines.join('; '));
   // Not vacuous: every kind ran, and the kinds that can keep a file valid did so sometimes.
-  for (const k of ['truncate', 'append', 'length-bit', 'offset', 'duplicate-key', 'shape', 'dtype', 'metadata', 'ties', 'header-flips', 'file-flips', 'header-splice']) {
-    const [ok, bad] = stats.get(k) ?? [0, 0];
-    assert.ok(bad > 0, `${k}: some mutated files were rejected`);
+  for (const k of ['truncate', 'append', 'length-bit', 'offset', 'duplicate-key', 'shape', 'dtype', 'metadata', 'ties', 'header-flips', 'file-flips', 'header-splice', 'number-text', 'string-escape', 'metadata-null']) {
+    const [ok, bad, stricter] = stats.get(k) ?? [0, 0, 0];
+    if (k !== 'metadata-null') assert.ok(bad + stricter > 0, `${k}: some mutated files were rejected`);
     if (!STRICT.has(k) && k !== 'header-splice') assert.ok(ok > 0, `${k}: some mutated files stayed valid`);
   }
+  assert.equal(stats.get('metadata-null')![1] + stats.get('metadata-null')![2], 0, '"__metadata__": null is accepted');
 });
 
 test('fuzz 4: loadFile and saveFile agree with load and save, errors included', (t) => {
@@ -349,6 +432,7 @@ test('fuzz 4: loadFile and saveFile agree with load and save, errors included', 
     fs.writeFileSync(file, bytes);
     const mem = outcome(() => io.load(bytes));
     const disk = outcome(() => io.loadFile(file));
+    if (disk.ok) assert.ok(referenceVerdict(bytes).ok, 'loadFile accepted a file that the reference reader refuses');
     assert.equal(disk.ok, mem.ok, `load ${mem.ok ? 'accepted' : 'rejected'} but loadFile did not`);
     if (!mem.ok && !disk.ok) assert.equal(disk.message, `${mem.message} [${file}]`);
     if (disk.ok) sameAsOracle(disk.result, bytes);
@@ -377,6 +461,70 @@ test('fuzz 5: the UTF-8 validator that locates bad header bytes agrees with Text
       assert.doesNotThrow(() => decoder.decode(bytes.subarray(0, bad)));
     }
   }, runs(2000));
+});
+
+/**
+ * The official reader itself, when its Python package can be imported: from PYTHONPATH, from
+ * QKV_SAFETENSORS_WHEEL (a wheel file, unpacked to a temporary folder), or from a wheel under
+ * /opt/pypi/files. Returns the PYTHONPATH to use, or why it is not available.
+ */
+function officialReader(tmp: string): { pythonPath: string } | { skip: string } {
+  const tryImport = (pythonPath: string): boolean =>
+    spawnSync(PYTHON, ['-c', 'import safetensors._safetensors_rust'], { env: { ...process.env, PYTHONPATH: pythonPath }, stdio: 'ignore' }).status === 0;
+  if (tryImport(process.env.PYTHONPATH ?? '')) return { pythonPath: process.env.PYTHONPATH ?? '' };
+  const dir = '/opt/pypi/files';
+  const wheel = process.env.QKV_SAFETENSORS_WHEEL
+    ?? (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^safetensors-.*\.whl$/.test(f)).map((f) => path.join(dir, f)).pop() : undefined);
+  if (!wheel) return { skip: 'the official safetensors package is not importable and no wheel was found' };
+  const unpacked = path.join(tmp, 'wheel');
+  const r = spawnSync(PYTHON, ['-c', 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])', wheel, unpacked], { encoding: 'utf8' });
+  if (r.status !== 0 || !tryImport(unpacked)) return { skip: `${wheel} does not import with ${PYTHON}` };
+  return { pythonPath: unpacked };
+}
+
+test('fuzz 6: verdicts agree with the official safetensors reader (when its package is available)', (t) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-official-'));
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const official = officialReader(tmp);
+  if ('skip' in official) {
+    t.skip(official.skip);
+    return;
+  }
+  // A corpus: valid files and every kind of mutation, from the same arbitraries as above.
+  const corpus = fc.sample(fc.tuple(validFileArb, fc.option(mutationArb, { freq: 4 })), { seed: SEED, numRuns: runs(3000) });
+  const files = path.join(tmp, 'files');
+  fs.mkdirSync(files);
+  const kinds: string[] = [];
+  corpus.forEach(([valid, m], i) => {
+    const bytes = m === null ? writeRaw(valid.file) : mutate(valid, m);
+    if (bytes === null) return;
+    fs.writeFileSync(path.join(files, String(i).padStart(6, '0')), bytes);
+    kinds[i] = m?.kind ?? 'valid';
+  });
+  const r = spawnSync(PYTHON, [path.join(path.dirname(fileURLToPath(import.meta.url)), 'official-verdicts.py'), files], {
+    env: { ...process.env, PYTHONPATH: official.pythonPath }, encoding: 'utf8', maxBuffer: 1 << 26,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  let agree = 0, qkvStricter = 0, both = 0;
+  const stricter = new Map<string, number>();
+  for (const line of r.stdout.trim().split('\n')) {
+    const [name, verdict, ...why] = line.split(' ');
+    const bytes = new Uint8Array(fs.readFileSync(path.join(files, name)));
+    const officialOk = verdict === 'ok';
+    const ref = referenceVerdict(bytes);
+    assert.equal(ref.ok, officialOk, `file ${name} (${kinds[Number(name)]}): the test's reference reader says ${ref.ok ? 'ok' : ref.reason}, the official reader ${officialOk ? 'ok' : why.join(' ')}`);
+    const o = outcome(() => io.load(bytes));
+    if (o.ok) assert.ok(officialOk, `file ${name} (${kinds[Number(name)]}): qkv accepts what the official reader refuses: ${why.join(' ')}`);
+    if (o.ok === officialOk) agree++;
+    else {
+      qkvStricter++;
+      stricter.set(kinds[Number(name)], (stricter.get(kinds[Number(name)]) ?? 0) + 1);
+    }
+    if (!o.ok && !officialOk) both++;
+  }
+  totalCases += agree + qkvStricter;
+  t.diagnostic(`official reader vs qkv on ${agree + qkvStricter} files: ${agree} same verdict (${both} refused by both), ${qkvStricter} refused by qkv only (${[...stricter].map(([k, n]) => `${k} ${n}`).join(', ')}), 0 accepted by qkv only; the reference reader agreed with the official one on every file`);
+  assert.ok(agree + qkvStricter >= runs(3000) * 0.9, 'the corpus was written and judged');
 });
 
 test('the fuzz suite ran at least 10,000 cases', (t) => {

@@ -100,7 +100,8 @@ export function oracle(bytes: Uint8Array): { tensors: Map<string, OracleTensor>;
   const header = JSON.parse(buf.toString('utf8', 8, 8 + n)) as Record<string, any>;
   const start = 8 + n;
   const tensors = new Map<string, OracleTensor>();
-  const metadata: Record<string, string> = Object.prototype.hasOwnProperty.call(header, '__metadata__') ? header.__metadata__ : {};
+  // `"__metadata__": null` means no metadata (as the reference reader reads it).
+  const metadata: Record<string, string> = Object.prototype.hasOwnProperty.call(header, '__metadata__') ? header.__metadata__ ?? {} : {};
   for (const [name, e] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const size = ELEMENT_SIZE[e.dtype];
