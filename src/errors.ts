@@ -80,6 +80,11 @@ export class CheckpointError extends QkvError {
   override name = 'CheckpointError';
 }
 
+/** A training run that cannot go on: the loss became NaN or infinite (the run stops before the update). */
+export class TrainingError extends QkvError {
+  override name = 'TrainingError';
+}
+
 /** Formats a shape the way error messages print it: `[2,3]`. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

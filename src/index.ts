@@ -20,7 +20,7 @@ export {
   QkvError, ShapeError, DTypeError, ArgumentError, AutogradError, AllocationError, SafetensorsError, StateDictError,
   TorchLoadError, TorchUnsafePickleError, TorchSaveError,
 } from './errors.js';
-export { CheckpointError } from './errors.js';
+export { CheckpointError, TrainingError } from './errors.js';
 export { cat, stack, flip, roll } from './ops/shape.js';
 export { gather, scatter, scatterAdd, maskedSelect, nonzero } from './ops/indexing.js';
 export type { IndexSpec } from './ops/indexing.js';

@@ -1,5 +1,6 @@
 /** qkv bench — the benchmark table of DESIGN.md (W1, W2, W3, GEMM) against PyTorch, same run. */
 import { writeFileSync } from 'node:fs';
+import { ArgumentError } from '../errors.js';
 import { formatBenchReport, runBench, type BenchOptions } from '../bench/index.js';
 import { formatProfile, profileWorkload } from '../bench/profile.js';
 import type { WorkloadName } from '../bench/workloads.js';
@@ -11,9 +12,9 @@ export const spec: CommandSpec = {
   usage: 'qkv bench [--only w1,w2,w3,gemm] [--steps N] [--warmup N] [--threads N] [--sizes 256,512,1024] [--no-torch] [--json FILE] | qkv bench --profile w1|w2|w3 [--steps N]',
   options: {
     only: { type: 'list', help: 'rows to run: w1, w2, w3, gemm (default all)' },
-    steps: { type: 'integer', help: 'timed steps per workload', default: 20 },
-    warmup: { type: 'integer', help: 'untimed warm-up steps', default: 5 },
-    threads: { type: 'integer', help: 'qkv threads for W1–W3 (default: all cores)' },
+    steps: { type: 'integer', help: 'timed steps per workload', default: 20, min: 1, max: 100_000 },
+    warmup: { type: 'integer', help: 'untimed warm-up steps', default: 5, min: 0, max: 100_000 },
+    threads: { type: 'integer', help: 'qkv threads for W1–W3 (default: all cores)', min: 1, max: 1024 },
     sizes: { type: 'list', help: 'GEMM sizes', default: ['256', '512', '1024'] },
     torch: { type: 'boolean', help: 'run the PyTorch side when python3-torch is installed (--no-torch to skip)', default: true },
     json: { type: 'string', help: 'also write the full report (every step time) as JSON' },
@@ -33,7 +34,10 @@ export async function run({ values: v }: Parsed): Promise<number> {
     steps: v.steps as number,
     warmup: v.warmup as number,
     threads: v.threads as number | undefined,
-    gemmSizes: (v.sizes as string[]).map(Number),
+    gemmSizes: (v.sizes as string[]).map((n) => {
+      if (!/^\d+$/.test(n) || Number(n) < 1 || Number(n) > 8192) throw new ArgumentError(`--sizes takes GEMM sizes in [1, 8192] written in decimal digits, got ${JSON.stringify(n)}; see \`qkv bench --help\``);
+      return Number(n);
+    }),
     torch: v.torch as boolean,
     log: v.quiet ? undefined : (l) => process.stderr.write(`  ${l}\n`),
   };

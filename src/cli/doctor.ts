@@ -10,7 +10,7 @@ export const spec: CommandSpec = {
   usage: 'qkv doctor [CHECKPOINT | WEIGHTS.safetensors --model CONFIG.json | --model CONFIG.json]',
   options: {
     model: { type: 'string', help: 'a GPT config (JSON: vocabSize, blockSize, nLayer, nHead, nEmbd, …); alone: diagnose a fresh model at init' },
-    seed: { type: 'integer', help: 'seed for the init and the random probe tokens', default: 0 },
+    seed: { type: 'integer', help: 'seed for the init and the random probe tokens', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
   },
   details: 'CHECKPOINT is a `qkv train` folder, a step-NNNNNN folder, an export folder, or a .safetensors file with --model. Exit code 1 when any check fails.',
 };

@@ -12,7 +12,7 @@ export const spec: CommandSpec = {
   options: {
     only: { type: 'list', help: `experiments to run: ${Object.keys(EXPERIMENTS).join(', ')}` },
     quick: { type: 'boolean', help: 'smaller, shorter runs (about a tenth of the time)', default: false },
-    seed: { type: 'integer', help: 'random seed', default: 0 },
+    seed: { type: 'integer', help: 'random seed', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
     out: { type: 'string', help: 'report folder', default: 'qkv-report' },
   },
   details: 'Writes DIR/report.html (open it in a browser), DIR/report.md, DIR/plots/*.svg|png and DIR/results.json.\nExample: qkv lab --only layernorm,tying --quick',

@@ -11,10 +11,10 @@ export const spec: CommandSpec = {
   usage: 'qkv sample CHECKPOINT [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N]',
   options: {
     prompt: { type: 'string', help: 'text to continue', default: 'The ' },
-    tokens: { type: 'integer', help: 'characters to generate', default: 300 },
-    temperature: { type: 'number', help: '0 = greedy', default: 0.8 },
-    'top-k': { type: 'integer', help: 'sample among the k most likely', default: 40 },
-    seed: { type: 'integer', help: 'sampling seed', default: 0 },
+    tokens: { type: 'integer', help: 'characters to generate', default: 300, min: 1, max: 100_000 },
+    temperature: { type: 'number', help: '0 = greedy', default: 0.8, min: 0, max: 100 },
+    'top-k': { type: 'integer', help: 'sample among the k most likely', default: 40, min: 1, max: 1_000_000 },
+    seed: { type: 'integer', help: 'sampling seed', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER },
   },
 };
 

@@ -5,9 +5,9 @@
  *
  * Temporary files are named `.<file name>.<pid>-<random>.tmp`, beside the target. A save that
  * fails with an exception removes its temporary file; a process killed mid-save (SIGKILL, power
- * loss) leaves it behind. Such leftovers are never read by loadFile and are not removed
- * automatically (another process might still be writing one); delete them by hand when no save
- * is running.
+ * loss) leaves it behind. Such leftovers are never read by loadFile, and the next save of the
+ * same file removes those whose writer is gone (its PID no longer runs on this machine, or it is
+ * this process, which is not writing it): a temporary of a save still running elsewhere is kept.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +18,61 @@ import type { LoadOptions, LoadResult, SaveOptions } from './safetensors-format.
 import { checkTensorSize, decodeTensor, readHeader } from './safetensors-read.js';
 import { encodeTensor, planSave } from './safetensors-write.js';
 import { attachTies } from './safetensors-ties.js';
+
+/** Temporaries this process is writing right now (a stale one may carry this process's PID, reused). */
+const inProgress = new Set<string>();
+
+/** Marks `p` (a temporary file or folder) as being written by this process until `done` is called. */
+export function markInProgress(p: string): () => void {
+  const abs = path.resolve(p);
+  inProgress.add(abs);
+  return () => { inProgress.delete(abs); };
+}
+
+/** Whether process `pid` runs on this machine (a process of another user counts as running). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** writeFileAtomic's temporary names: `.<name>.<pid>-<8 hex digits>.tmp`. */
+export const TEMP_FILE = /^\.(?<name>.+)\.(?<pid>\d+)-[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporaries in `dir` whose writer is gone: entries matching one of `patterns`
+ * (each with a named group `pid`; default: writeFileAtomic's temporary files, only those of
+ * `name` when given) whose PID does not run on this machine, or is this process's but not one
+ * it is writing now. Files and folders alike. Returns the names removed.
+ */
+export function removeStaleTemporaries(dir: string, opts: { name?: string; patterns?: RegExp[] } = {}): string[] {
+  const patterns = opts.patterns ?? [TEMP_FILE];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const m = patterns.map((p) => p.exec(entry)).find((x) => x !== null);
+    if (!m?.groups?.pid) continue;
+    if (opts.name !== undefined && m.groups.name !== opts.name) continue;
+    const pid = Number(m.groups.pid);
+    const full = path.resolve(dir, entry);
+    const alive = pid === process.pid ? inProgress.has(full) : processAlive(pid);
+    if (alive) continue;
+    try {
+      fs.rmSync(full, { recursive: true, force: true });
+      removed.push(entry);
+    } catch { /* removed by someone else, or not ours to remove: leave it */ }
+  }
+  return removed;
+}
 
 /** Largest single read or write handed to the OS (Linux moves at most ~2 GiB per call). */
 const IO_CHUNK = 1 << 30;
@@ -78,7 +133,14 @@ export function loadFile(file: string, opts: LoadOptions = {}): LoadResult {
 export function writeFileAtomic(file: string, write: (fd: number) => void): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx');
+  const done = markInProgress(tmp);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'wx');
+  } catch (err) {
+    done();
+    throw err;
+  }
   let open = true;
   try {
     write(fd);
@@ -90,6 +152,8 @@ export function writeFileAtomic(file: string, write: (fd: number) => void): void
     if (open) try { fs.closeSync(fd); } catch { /* already closed */ }
     try { fs.unlinkSync(tmp); } catch { /* renamed or never created */ }
     throw err;
+  } finally {
+    done();
   }
   try {
     const dfd = fs.openSync(dir, 'r');
@@ -100,10 +164,12 @@ export function writeFileAtomic(file: string, write: (fd: number) => void): void
 /**
  * Saves tensors to `file` atomically (see writeFileAtomic), one tensor at a time. Checks, ties
  * and layout are those of `planSave`; if a check fails (before or during the write), `file` is
- * left as it was and the temporary file is removed.
+ * left as it was and the temporary file is removed. Temporaries of `file` left by writers that
+ * are gone (killed mid-save) are removed first (see removeStaleTemporaries).
  */
 export function saveFile(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}, opts: SaveOptions = {}): void {
   const plan = planSave(tensors, metadata, opts);
+  removeStaleTemporaries(path.dirname(path.resolve(file)), { name: path.basename(file) });
   writeFileAtomic(file, (fd) => {
     const len = new Uint8Array(8);
     new DataView(len.buffer).setBigUint64(0, BigInt(plan.header.length), true);

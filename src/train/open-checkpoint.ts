@@ -20,7 +20,8 @@ import { GPT, type GPTConfig } from '../models/gpt.js';
 import { loadFile } from '../io/files.js';
 import { SNIFF_BYTES, sniffFormat } from '../io/sniff.js';
 import { CharTokenizer } from '../data/char-tokenizer.js';
-import { CHECKPOINT_FORMAT, EXPORT_FORMAT, STEP_FOLDER, type ExportConfig, type TrainState } from './checkpoint-format.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V1, EXPORT_FORMAT, STEP_FOLDER, type ExportConfig, type TrainState } from './checkpoint-format.js';
+import type { EvalRecord, StepRecord } from './trainer.js';
 
 export type CheckpointKind = 'train-run' | 'train-step' | 'export' | 'safetensors';
 
@@ -159,9 +160,15 @@ export function detectCheckpoint(p: string): CheckpointLocation {
 /** trainer.json of a step folder, checked for its format. */
 export function readTrainState(stepFolder: string): TrainState {
   const file = path.join(stepFolder, 'trainer.json');
-  const json = readJson(file, 'trainer state') as TrainState;
-  if (json === null || typeof json !== 'object' || json.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`${file} has format ${JSON.stringify((json as { format?: unknown } | null)?.format ?? null)}, expected ${CHECKPOINT_FORMAT}`);
+  const json = readJson(file, 'trainer state') as TrainState & { evals?: EvalRecord[] };
+  const format = json !== null && typeof json === 'object' ? json.format : undefined;
+  if (format === CHECKPOINT_FORMAT_V1 && Array.isArray(json.history)) {
+    // Format 1 kept the whole history in every trainer.json.
+    const { evals, ...rest } = json;
+    return { ...rest, format: CHECKPOINT_FORMAT, history: { inline: { steps: json.history as unknown as StepRecord[], evals: evals ?? [] } } };
+  }
+  if (format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(`${file} has format ${JSON.stringify(format ?? null)}, expected ${CHECKPOINT_FORMAT} (or ${CHECKPOINT_FORMAT_V1})`);
   }
   return json;
 }

@@ -3,7 +3,8 @@
  * with warm-up, gradient clipping, periodic evaluation) over a TextData, with every random
  * draw from generators whose state is checkpointed, so a resumed run continues bit for bit.
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, TrainingError } from '../errors.js';
+import { checkOptions } from '../options.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
 import { GPT } from '../models/gpt.js';
@@ -67,13 +68,33 @@ export class Trainer {
   readonly evals: EvalRecord[] = [];
 
   constructor(readonly model: GPT, readonly data: TextData, opts: Partial<TrainOptions> = {}) {
-    this.opts = { ...DEFAULT_TRAIN_OPTIONS, ...opts };
+    this.opts = { ...DEFAULT_TRAIN_OPTIONS, ...checkOptions(opts, Object.keys(DEFAULT_TRAIN_OPTIONS), 'Trainer') };
     const o = this.opts;
+    // Everything is checked before any work starts.
     for (const k of ['batchSize', 'steps', 'evalInterval', 'evalBatches'] as const) {
-      if (!Number.isInteger(o[k]) || o[k] <= 0) throw new ArgumentError(`Trainer: ${k} must be a positive integer, got ${o[k]}`);
+      if (!Number.isSafeInteger(o[k]) || o[k] <= 0) throw new ArgumentError(`Trainer: ${k} must be a positive integer, got ${o[k]}`);
+    }
+    if (!Number.isSafeInteger(o.warmupSteps) || o.warmupSteps < 0) throw new ArgumentError(`Trainer: warmupSteps must be a non-negative integer, got ${o.warmupSteps}`);
+    if (!Number.isSafeInteger(o.seed)) throw new ArgumentError(`Trainer: seed must be an integer, got ${o.seed}`);
+    const inRange = (k: 'lr' | 'weightDecay' | 'minLrRatio' | 'gradClip', lo: number, hi: number, loOpen: boolean): void => {
+      const v = o[k];
+      if (!Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi) throw new ArgumentError(`Trainer: ${k} must be a finite number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
+    };
+    inRange('lr', 0, 1, true);
+    inRange('weightDecay', 0, 10, false);
+    inRange('minLrRatio', 0, 1, false);
+    inRange('gradClip', 0, Number.MAX_VALUE, false);
+    if (!Array.isArray(o.betas) || o.betas.length !== 2 || !o.betas.every((b) => Number.isFinite(b) && b >= 0 && b < 1)) {
+      throw new ArgumentError(`Trainer: betas must be two numbers in [0, 1), got ${JSON.stringify(o.betas)}`);
     }
     if (model.config.vocabSize < data.tokenizer.vocabSize) {
       throw new ArgumentError(`Trainer: the model's vocabSize ${model.config.vocabSize} is smaller than the tokenizer's ${data.tokenizer.vocabSize}`);
+    }
+    const T = model.config.blockSize;
+    for (const [split, tokens] of [['training', data.train], ['validation', data.val]] as const) {
+      if (tokens.length <= T) {
+        throw new ArgumentError(`Trainer: the ${split} split of ${data.source} has ${tokens.length} tokens, too few for one window of blockSize ${T} + 1; use a longer text or a smaller block size`);
+      }
     }
     this.optimizer = new AdamW(model.weightDecayGroups(o.weightDecay), { lr: o.lr, betas: o.betas });
     // A run shorter than the warm-up warms up over the whole run.
@@ -93,11 +114,16 @@ export class Trainer {
     const lr = this.optimizer.paramGroups[0].lr;
     this.optimizer.zeroGrad();
     const { loss } = this.model.forward(x, y);
+    const value = loss!.item();
+    if (!Number.isFinite(value)) {
+      // Stop before the update: the weights (and any checkpoint) stay those of the last good step.
+      throw new TrainingError(`training diverged: the loss at step ${this.step} is ${value} (learning rate ${lr}); the weights are those after step ${this.step - 1}`);
+    }
     loss!.backward();
     if (this.opts.gradClip > 0) clipGradNorm_(this.model.parameters(), this.opts.gradClip);
     this.optimizer.step();
     this.scheduler.step();
-    const rec = { step: this.step, loss: loss!.item(), lr, ms: performance.now() - t0 };
+    const rec = { step: this.step, loss: value, lr, ms: performance.now() - t0 };
     this.step++;
     this.history.push(rec);
     return rec;

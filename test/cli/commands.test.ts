@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { hasTorch } from '../helpers/torch.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'qkv.js');
@@ -31,7 +32,7 @@ test('errors are one line with a non-zero exit; --debug adds the stack', () => {
   const bad = qkv('train', '--steps', 'ten');
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
-  assert.match(bad.stderr, /^qkv train: --steps must be an integer, got "ten"; see `qkv train --help`/);
+  assert.match(bad.stderr, /^qkv train: --steps must be an integer in \[1, 1000000000\] written in decimal digits, got "ten"; see `qkv train --help`/);
   assert.equal(qkv('frobnicate').status, 2);
   const missing = qkv('sample', '/nonexistent/run', '--debug');
   assert.notEqual(missing.status, 0);
@@ -91,4 +92,29 @@ test('qkv bench --profile prints time per kernel of one workload step', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^w1 on \w+: [\d.]+ ms\/step; kernels [\d.]+ ms, JS side -?[\d.]+ ms, \d+ kernel calls\/step/);
   assert.match(r.stdout, /\n +[\d.]+ ms +\d+×  matmul /);
+});
+
+test('the commands qkv export prints run as printed with the PyTorch found here (torchrun, 2 processes)', { skip: !hasTorch() && 'python3-torch is not installed' }, () => {
+  const dir = tmp();
+  const text = path.join(dir, 'text.txt');
+  fs.writeFileSync(text, 'It was the best of times, it was the worst of times, it was the age of wisdom. '.repeat(60));
+  const run = path.join(dir, 'run');
+  const t = qkv('train', '--text', text, '--out', run, '--n-layer', '1', '--n-embd', '32', '--n-head', '2', '--block-size', '32', '--batch-size', '8', '--eval-interval', '10', '--eval-batches', '2', '--steps', '10');
+  assert.equal(t.status, 0, t.stderr);
+  const out = path.join(dir, 'export');
+  const e = qkv('export', '--to', 'pytorch', out, '--checkpoint', run);
+  assert.equal(e.status, 0, e.stderr);
+  const printed = /^next, 2 processes: (.+)$/m.exec(e.stdout)?.[1];
+  assert.ok(printed, e.stdout);
+  assert.match(printed, /^cd .* && \S*torch\S* .*--nproc_per_node 2 train\.py --steps 100$/);
+  // Verbatim, through a shell, as a user pastes it.
+  const r = spawnSync('/bin/sh', ['-c', printed], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(r.status, 0, `${printed}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /step 109: loss [\d.]+/);
+  assert.ok(fs.existsSync(path.join(out, 'trained', 'model.safetensors')));
+  const s = qkv('sample', path.join(out, 'trained'), '--prompt', 'It', '--tokens', '5');
+  assert.equal(s.status, 0, s.stderr);
+  const single = /^one process: +(.+)$/m.exec(e.stdout)?.[1];
+  assert.match(single!, /^cd .* && \S*python\S* train\.py --steps 100$/);
+  fs.rmSync(dir, { recursive: true });
 });

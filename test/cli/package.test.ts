@@ -47,3 +47,16 @@ test('the compiled package finds its non-TypeScript files: train.py (assets/) an
   assert.equal(pkg.scripts.bench, 'node bin/qkv.js bench', 'npm run bench runs qkv bench (prebench compiles dist/)');
   assert.ok(!fs.existsSync(path.join(root, 'bench')), 'one bench folder: src/bench/');
 });
+
+test('every dependency with an install script is approved in allowScripts (a fresh npm install prints no warning about it)', () => {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+  const withScripts = Object.entries<{ hasInstallScript?: boolean }>(lock.packages)
+    .filter(([k, v]) => k !== '' && v.hasInstallScript)
+    .map(([k]) => k.replace(/^.*node_modules\//, ''));
+  assert.ok(withScripts.length >= 1);
+  for (const name of withScripts) {
+    const entry = Object.entries<boolean>(pkg.allowScripts ?? {}).find(([k]) => k === name || k.startsWith(`${name}@`));
+    assert.ok(entry, `${name} has an install script: approve (true) or deny (false) it in package.json's allowScripts`);
+  }
+  assert.match(fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8'), /grep -E '\^npm \(warn\|WARN\)' "\$install_log"/, '.ci/run checks the install log');
+});

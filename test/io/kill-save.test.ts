@@ -2,8 +2,7 @@
  * Crash safety of saveFile: a child process saving over an existing file is killed with SIGKILL
  * mid-write; the old file must be intact and loadable, and no half-written file may take its
  * place. A killed save leaves its temporary file (`.<name>.<pid>-<random>.tmp`) behind: it is
- * not cleaned automatically (see src/io/files.ts), never read by loadFile, and harmless to a
- * later save.
+ * never read by loadFile, and the next save of the same file removes it (its writer is gone).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,10 +77,11 @@ test('SIGKILL in the middle of saveFile leaves the old file intact; the partial 
   child.kill('SIGKILL');
   assert.equal(await exited, 'SIGKILL');
   assertOld(file, before);
-  // The leftover is still there (not cleaned automatically), and it does not get in the way.
+  // The leftover is still there until the next save of the file, which removes it (its writer is dead).
   assert.deepEqual(fs.readdirSync(dir).filter((n) => TEMP.test(n)), temps);
   io.saveFile(file, { next: tensor([4]) });
   assert.deepEqual(io.loadFile(file).tensors.next.toArray(), [4]);
+  assert.deepEqual(fs.readdirSync(dir), ['model.safetensors'], 'the next save removed the dead writer\'s temporary');
 });
 
 test('SIGKILL at arbitrary moments of a real (unpaused) save: the target is always the old file or the complete new one', async (t) => {

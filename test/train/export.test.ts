@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { io, manualSeed, models, randint } from '../../src/index.js';
 import { charDatasetFromText } from '../../src/data/index.js';
-import { Trainer, exportToPyTorch, importFromPyTorch } from '../../src/train/index.js';
+import { Trainer, exportToPyTorch, importFromPyTorch, scaleOutCommands, shellQuote, detectTorch } from '../../src/train/index.js';
 import type { GPTConfig } from '../../src/models/gpt.js';
 import { assertClose } from '../helpers/assert.js';
 import { PYTHON, hasTorch } from '../helpers/torch.js';
@@ -81,4 +81,25 @@ test('train.py continues training under torchrun --nproc_per_node 2 (DDP, CPU) a
   const before = importFromPyTorch(dir).model.eval().forward(idx).logits;
   assert.ok(before.sub(pt).abs().max().item() > 1e-4);
   fs.rmSync(dir, { recursive: true });
+});
+
+test('scale-out commands: the torchrun workaround only where the torch found needs it; paths quoted for the shell', () => {
+  const env = { python: '/usr/bin/python3.11', torchrun: 'torchrun', torchVersion: '1.13.0', pythonVersion: '3.11.2', needsStdWorkaround: true };
+  const c = scaleOutCommands('/tmp/my export', env);
+  assert.equal(c.multi, "cd '/tmp/my export' && torchrun --redirects 2 --tee 2 --nproc_per_node 2 train.py --steps 100");
+  assert.equal(c.single, "cd '/tmp/my export' && /usr/bin/python3.11 train.py --steps 100");
+  assert.match(c.note, /PyTorch 1\.13\.0 under Python 3\.11\.2/);
+  const fixed = scaleOutCommands('out', { ...env, needsStdWorkaround: false, torchrun: null, python: 'python3' }, { nproc: 8, steps: 5 });
+  assert.equal(fixed.multi, 'cd out && python3 -m torch.distributed.run --nproc_per_node 8 train.py --steps 5');
+  assert.match(scaleOutCommands('out', null).note, /PyTorch was not found here/);
+  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+});
+
+test('detectTorch asks the installed torch whether torchrun loses its defaults (torch 1.13 under Python 3.11)', { skip: noTorch }, () => {
+  const env = detectTorch()!;
+  assert.ok(env, 'torch is found');
+  const r = spawnSync(env.python, ['-c', 'import sys, torch; print(torch.__version__, sys.version_info[1])'], { encoding: 'utf8' });
+  const [version, minor] = r.stdout.trim().split(' ');
+  assert.equal(env.torchVersion, version);
+  if (version.startsWith('1.13') && Number(minor) >= 11) assert.equal(env.needsStdWorkaround, true);
 });
