@@ -90,7 +90,7 @@ function head(file: string): Uint8Array {
 }
 
 function torchSaveError(where: string, file: string): CheckpointError {
-  return new CheckpointError(`${where}: this is a PyTorch torch.save file (${path.basename(file)}); qkv does not open torch.save checkpoints as models yet: read its tensors with io.loadTorch, or save the state dict as safetensors`);
+  return new CheckpointError(`${where}: this is a PyTorch torch.save file (${path.basename(file)}); qkv commands do not open torch.save checkpoints yet: read it with io.loadTorch (models.loadNanoGPT builds a GPT from nanoGPT's ckpt.pt), or save its state dict as safetensors`);
 }
 
 /** A step folder must hold all three parts. */

@@ -101,7 +101,7 @@ function zipHead(name: string): Uint8Array {
 test('torch.save files (zip with data.pkl, legacy pickle) are recognised, as a file and inside a folder', () => {
   const zip = path.join(root, 'ckpt.pt');
   fs.writeFileSync(zip, zipHead('ckpt/data.pkl'));
-  refuses(zip, /ckpt\.pt: this is a PyTorch torch\.save file \(ckpt\.pt\); qkv does not open torch\.save checkpoints as models yet: read its tensors with io\.loadTorch/);
+  refuses(zip, /ckpt\.pt: this is a PyTorch torch\.save file \(ckpt\.pt\); qkv commands do not open torch\.save checkpoints yet: read it with io\.loadTorch \(models\.loadNanoGPT builds a GPT from nanoGPT's ckpt\.pt\)/);
   const legacy = path.join(root, 'legacy.pth');
   fs.writeFileSync(legacy, new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
   refuses(legacy, /legacy\.pth: this is a PyTorch torch\.save file/);
