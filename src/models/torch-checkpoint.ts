@@ -92,6 +92,23 @@ export function loadNanoGPT(source: Source | NanoGPTCheckpoint, overrides: { dro
   checkOptions(overrides, ['dropout'], 'models.loadNanoGPT');
   const where = typeof source === 'string' ? `models.loadNanoGPT: ${source}` : 'models.loadNanoGPT';
   const ckpt: unknown = isSource(source) ? loadTorch(source, opts) : source;
+  const { config, weights } = nanoGPTParts(ckpt, where);
+  const model = new GPT({ ...config, ...overrides });
+  model.loadStateDict(weights);
+  return model;
+}
+
+/** Whether `ckpt` (what io.loadTorch returned) has nanoGPT's checkpoint structure. */
+export function isNanoGPTCheckpoint(ckpt: unknown): ckpt is NanoGPTCheckpoint {
+  return isPlain(ckpt) && 'model' in ckpt && 'model_args' in ckpt;
+}
+
+/**
+ * A nanoGPT checkpoint's GPT config (from `model_args`) and its state dict under qkv's names
+ * (`_orig_mod.` stripped, the causal-mask buffers checked and dropped); what loadNanoGPT and the
+ * checkpoint opener build a GPT from.
+ */
+export function nanoGPTParts(ckpt: unknown, where: string): { config: GPTConfig; weights: Record<string, Tensor> } {
   if (!isPlain(ckpt)) throw new StateDictError(`${where}: the checkpoint is not a dict with model and model_args`);
   for (const k of ['model', 'model_args']) if (!(k in ckpt)) throw new StateDictError(`${where}: the checkpoint has no ${JSON.stringify(k)} entry (keys: ${Object.keys(ckpt).join(', ')}); is this nanoGPT's ckpt.pt?`);
   const args = checkModelArgs(ckpt.model_args, where);
@@ -109,17 +126,15 @@ export function loadNanoGPT(source: Source | NanoGPTCheckpoint, overrides: { dro
       }
     }
   }
-  const qsd = fromNanoGPT(sd);
-  const wte = qsd['transformer.wte.weight'], head = qsd['lm_head.weight'];
+  const weights = fromNanoGPT(sd);
+  const wte = weights['transformer.wte.weight'], head = weights['lm_head.weight'];
   const tied = wte !== undefined && head !== undefined && wte.storage === head.storage && wte.offset === head.offset
     && wte.shape.join() === head.shape.join() && wte.strides.join() === head.strides.join();
   const config: GPTConfig = {
     vocabSize: args.vocab_size, blockSize: args.block_size, nLayer: args.n_layer, nHead: args.n_head, nEmbd: args.n_embd,
-    dropout: args.dropout, bias: args.bias, normFirst: true, activation: 'gelu', tieWeights: tied, ...overrides,
+    dropout: args.dropout, bias: args.bias, normFirst: true, activation: 'gelu', tieWeights: tied,
   };
-  const model = new GPT(config);
-  model.loadStateDict(qsd);
-  return model;
+  return { config, weights };
 }
 
 /**

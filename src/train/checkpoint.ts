@@ -219,7 +219,8 @@ export function saveCheckpoint(trainer: Trainer, dir: string, opts: SaveCheckpoi
 /** A CheckpointError unless `loc` is a train run or step folder (`what` names the caller). */
 export function requireTrainCheckpoint(loc: CheckpointLocation, what: string): void {
   if (loc.stepFolder) return;
-  throw new CheckpointError(`${what}: ${loc.path} is ${loc.kind === 'export' ? 'an export folder' : 'a bare safetensors file'}, not a \`qkv train\` folder (one with latest, or a step-NNNNNN folder with trainer.json)`);
+  const is = { export: 'an export folder', safetensors: 'a bare safetensors file', torch: 'a torch.save checkpoint' } as Record<string, string>;
+  throw new CheckpointError(`${what}: ${loc.path} is ${is[loc.kind] ?? loc.kind}, not a \`qkv train\` folder (one with latest, or a step-NNNNNN folder with trainer.json)`);
 }
 
 /** The folder of the newest complete checkpoint under `dir` (or `dir` itself if it is one). */

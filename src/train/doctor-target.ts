@@ -21,7 +21,7 @@ export interface DoctorTarget {
   checkpoint: Checkpoint | null;
 }
 
-const KIND_LABEL = { 'train-run': 'qkv train run', 'train-step': 'qkv train checkpoint', export: 'qkv export folder', safetensors: 'safetensors weights' } as const;
+const KIND_LABEL = { 'train-run': 'qkv train run', 'train-step': 'qkv train checkpoint', export: 'qkv export folder', safetensors: 'safetensors weights', torch: 'torch.save checkpoint' } as const;
 
 /**
  * Loads what doctor should examine. `target` is anything openCheckpoint opens; `configFile`

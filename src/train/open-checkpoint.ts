@@ -5,9 +5,11 @@
  *   train-step   one of its step folders: step-NNNNNN/{model,optimizer}.safetensors + trainer.json
  *   export       a `qkv export --to pytorch` folder (or train.py's --out): config.json + model.safetensors
  *   safetensors  a bare .safetensors file: weights only, so it needs a config (`{ config }`)
+ *   torch        a torch.save file (zip or legacy): nanoGPT's ckpt.pt (config from its model_args,
+ *                char tokenizer from nanoGPT's meta.pkl when one is found), or a bare state dict
+ *                in nanoGPT's names with `{ config }`
  *
- * and refuses, with a CheckpointError that names the path and what it is: a torch.save file
- * (zip with data.pkl, or the legacy pickle), a Hugging Face model folder (config.json with
+ * and refuses, with a CheckpointError that names the path and what it is: a Hugging Face model folder (config.json with
  * `model_type`), a folder or file that is none of these, an incomplete run folder. It returns the
  * model config, the state dict, the tokenizer (or null) and the weights' metadata; every command
  * (`qkv sample`, `qkv doctor`, `qkv export`, `qkv train --resume`) opens checkpoints through it.
@@ -15,22 +17,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from '../errors.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { GPT, type GPTConfig } from '../models/gpt.js';
 import { loadFile } from '../io/files.js';
 import { SNIFF_BYTES, sniffFormat } from '../io/sniff.js';
 import { CharTokenizer } from '../data/char-tokenizer.js';
+import { Tensor } from '../tensor/tensor.js';
+import { loadTorch } from '../io/torch/files.js';
+import { loadPickle } from '../io/torch/plain-pickle.js';
+import { fromNanoGPT } from '../io/key-maps.js';
+import { isNanoGPTCheckpoint, nanoGPTParts } from '../models/torch-checkpoint.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_V1, EXPORT_FORMAT, STEP_FOLDER, type ExportConfig, type TrainState } from './checkpoint-format.js';
 import type { EvalRecord, StepRecord } from './trainer.js';
 
-export type CheckpointKind = 'train-run' | 'train-step' | 'export' | 'safetensors';
+export type CheckpointKind = 'train-run' | 'train-step' | 'export' | 'safetensors' | 'torch';
 
 /** Where a checkpoint's parts are, as found by detectCheckpoint (nothing loaded yet). */
 export interface CheckpointLocation {
   kind: CheckpointKind;
   /** The path as given. */
   path: string;
-  /** The safetensors file holding the model's weights. */
+  /** The file holding the model's weights (safetensors, or the torch.save file). */
   weightsFile: string;
   /** train-run / train-step: the step folder (the one `latest` names, for a run). */
   stepFolder: string | null;
@@ -62,7 +68,7 @@ export interface OpenOptions {
   config?: GPTConfig | string;
 }
 
-const WHAT_IS_ACCEPTED = 'a `qkv train` folder (or one of its step-NNNNNN folders), a `qkv export` folder, or a .safetensors file with --model CONFIG.json';
+const WHAT_IS_ACCEPTED = 'a `qkv train` folder (or one of its step-NNNNNN folders), a `qkv export` folder, nanoGPT\'s ckpt.pt, or a .safetensors file with --model CONFIG.json';
 
 function readJson(file: string, what: string): unknown {
   let text: string;
@@ -89,10 +95,6 @@ function head(file: string): Uint8Array {
   }
 }
 
-function torchSaveError(where: string, file: string): CheckpointError {
-  return new CheckpointError(`${where}: this is a PyTorch torch.save file (${path.basename(file)}); qkv commands do not open torch.save checkpoints yet: read it with io.loadTorch (models.loadNanoGPT builds a GPT from nanoGPT's ckpt.pt), or save its state dict as safetensors`);
-}
-
 /** A step folder must hold all three parts. */
 function checkStepFolder(folder: string, why: string): void {
   for (const part of ['trainer.json', 'model.safetensors']) {
@@ -111,7 +113,7 @@ export function detectCheckpoint(p: string): CheckpointLocation {
   if (fs.statSync(p).isFile()) {
     const sniffed = sniffFormat(head(p));
     if (sniffed.format === 'safetensors') return { kind: 'safetensors', path: p, weightsFile: p, stepFolder: null, runFolder: null };
-    if (sniffed.format === 'torch-zip' || sniffed.format === 'torch-legacy') throw torchSaveError(p, p);
+    if (sniffed.format === 'torch-zip' || sniffed.format === 'torch-legacy') return { kind: 'torch', path: p, weightsFile: p, stepFolder: null, runFolder: null };
     const base = path.basename(p);
     if (base === 'trainer.json' || base === 'config.json' || base === 'latest') {
       throw new CheckpointError(`${p} is part of a checkpoint: pass the folder it is in (${path.dirname(p)})`);
@@ -149,7 +151,7 @@ export function detectCheckpoint(p: string): CheckpointLocation {
   }
   const torchFile = fs.readdirSync(p).find((f) => /\.(pt|pth|bin|ckpt)$/.test(f) && fs.statSync(path.join(p, f)).isFile());
   if (torchFile && ['torch-zip', 'torch-legacy'].includes(sniffFormat(head(path.join(p, torchFile))).format)) {
-    throw torchSaveError(p, path.join(p, torchFile));
+    throw new CheckpointError(`${p}: a folder holding the torch.save file ${torchFile}: pass the file itself (qkv sample ${path.join(p, torchFile)})`);
   }
   if (has('model.safetensors')) {
     return { kind: 'safetensors', path: p, weightsFile: path.join(p, 'model.safetensors'), stepFolder: null, runFolder: null };
@@ -228,12 +230,59 @@ export function openCheckpoint(p: string, opts: OpenOptions = {}): Checkpoint {
       tokenizer = read.tokenizer ?? tokenizer;
     } else config = opts.config;
   }
+  if (loc.kind === 'torch') return openTorchSave(loc, config, tokenizer);
   if (config === null) {
     const what = loc.weightsFile === p ? `${p} is a bare safetensors file` : `${p} holds model.safetensors but no config.json or trainer.json`;
     throw new CheckpointError(`${what}: weights without a model config; pass the config (qkv doctor ${p} --model CONFIG.json), or open the folder it came from`);
   }
   const { tensors, metadata } = loadFile(loc.weightsFile);
   return { ...loc, config, weights: tensors, tokenizer, metadata, trainState, exportConfig };
+}
+
+/**
+ * A torch.save file: nanoGPT's ckpt.pt (model + model_args), or — with a config — a bare state
+ * dict in nanoGPT's names. The tokenizer is nanoGPT's meta.pkl (char-level stoi/itos) next to
+ * the file or at data/<dataset>/meta.pkl above it, as nanoGPT's sample.py finds it; without one
+ * the checkpoint has no tokenizer (nanoGPT then uses GPT-2's BPE).
+ */
+function openTorchSave(loc: CheckpointLocation, config: GPTConfig | null, tokenizer: CharTokenizer | null): Checkpoint {
+  const file = loc.weightsFile;
+  const obj = loadTorch(file);
+  let weights: Record<string, Tensor>;
+  let dataset: unknown;
+  if (isNanoGPTCheckpoint(obj)) {
+    const parts = nanoGPTParts(obj, file);
+    config ??= parts.config;
+    weights = parts.weights;
+    dataset = (obj.config as Record<string, unknown> | undefined)?.dataset;
+  } else if (config !== null && obj !== null && typeof obj === 'object' && Object.values(obj).every((v) => v instanceof Tensor)) {
+    weights = fromNanoGPT(obj as Record<string, Tensor>);
+  } else {
+    const keys = obj !== null && typeof obj === 'object' ? Object.keys(obj).slice(0, 8).join(', ') : typeof obj;
+    throw new CheckpointError(`${file}: a torch.save file that is not a nanoGPT checkpoint (no model and model_args; it holds ${keys}); pass --model CONFIG.json if it is a GPT state dict, or read it with io.loadTorch`);
+  }
+  tokenizer ??= nanoGPTTokenizer(file, typeof dataset === 'string' ? dataset : null);
+  return { ...loc, config, weights, tokenizer, metadata: {}, trainState: null, exportConfig: null };
+}
+
+/** nanoGPT's char tokenizer from meta.pkl ({ vocab_size, itos, stoi }), if one is found. */
+function nanoGPTTokenizer(ckptFile: string, dataset: string | null): CharTokenizer | null {
+  const dir = path.dirname(path.resolve(ckptFile));
+  const candidates = [path.join(dir, 'meta.pkl')];
+  if (dataset) for (const root of [dir, path.dirname(dir), process.cwd()]) candidates.push(path.join(root, 'data', dataset, 'meta.pkl'));
+  const found = candidates.find((f) => fs.existsSync(f));
+  if (!found) return null;
+  const meta = loadPickle(new Uint8Array(fs.readFileSync(found))) as { itos?: Record<string, unknown>; vocab_size?: unknown };
+  const itos = meta?.itos;
+  if (!itos || typeof itos !== 'object') throw new CheckpointError(`${found}: nanoGPT's meta.pkl should hold itos (id → character), got keys ${Object.keys(meta ?? {}).join(', ')}`);
+  const n = Object.keys(itos).length;
+  const chars: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = itos[String(i)];
+    if (typeof c !== 'string') throw new CheckpointError(`${found}: itos[${i}] is ${JSON.stringify(c ?? null)}, expected a character (ids must run 0 … ${n - 1})`);
+    chars.push(c);
+  }
+  return new CharTokenizer(chars);
 }
 
 /**

@@ -118,3 +118,14 @@ test('the commands qkv export prints run as printed with the PyTorch found here 
   assert.match(single!, /^cd .* && \S*python\S* train\.py --steps 100$/);
   fs.rmSync(dir, { recursive: true });
 });
+
+test("nanoGPT's ckpt.pt: qkv sample and qkv doctor open it (model_args, meta.pkl beside it)", () => {
+  const ckpt = path.join(root, 'test', 'fixtures', 'torch', 'nanogpt-ckpt.pt');
+  const s = qkv('sample', ckpt, '--prompt', 'hello', '--tokens', '12', '--temperature', '0');
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, /^hello[ !,a-z]{12}\n$/);
+  const d = qkv('doctor', ckpt);
+  assert.equal(d.status, 0, d.stderr);
+  assert.match(d.stdout, /torch\.save checkpoint, 1928 parameters\)/);
+  assert.match(d.stdout, /✓ tying: wte and lm_head share one parameter/);
+});

@@ -1,6 +1,6 @@
 /**
  * openCheckpoint tells every checkpoint kind apart and returns config, weights, tokenizer and
- * metadata; what it does not open (torch.save files, Hugging Face folders, bare weights without a
+ * metadata; nanoGPT torch.save checkpoints; what it does not open (Hugging Face folders, bare weights without a
  * config, incomplete run folders, other files) is a CheckpointError that says what the path is.
  */
 import { test } from 'node:test';
@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CheckpointError, SafetensorsError, manualSeed, models, randint } from '../../src/index.js';
+import { fileURLToPath } from 'node:url';
+import { CheckpointError, SafetensorsError, TorchLoadError, manualSeed, models, randint, tensor } from '../../src/index.js';
 import { charDatasetFromText } from '../../src/data/index.js';
 import { Trainer, exportToPyTorch, saveCheckpoint, openCheckpoint, detectCheckpoint, modelFromCheckpoint } from '../../src/train/index.js';
 import { assertClose } from '../helpers/assert.js';
@@ -98,17 +99,32 @@ function zipHead(name: string): Uint8Array {
   return h;
 }
 
-test('torch.save files (zip with data.pkl, legacy pickle) are recognised, as a file and inside a folder', () => {
-  const zip = path.join(root, 'ckpt.pt');
-  fs.writeFileSync(zip, zipHead('ckpt/data.pkl'));
-  refuses(zip, /ckpt\.pt: this is a PyTorch torch\.save file \(ckpt\.pt\); qkv commands do not open torch\.save checkpoints yet: read it with io\.loadTorch \(models\.loadNanoGPT builds a GPT from nanoGPT's ckpt\.pt\)/);
-  const legacy = path.join(root, 'legacy.pth');
-  fs.writeFileSync(legacy, new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
-  refuses(legacy, /legacy\.pth: this is a PyTorch torch\.save file/);
+test("torch.save files: nanoGPT's ckpt.pt opens with its model_args and meta.pkl; others are named", () => {
+  const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'torch');
+  for (const name of ['nanogpt-ckpt.pt', 'nanogpt-compiled-ckpt.pt']) {
+    const ck = openCheckpoint(path.join(fixtures, name));
+    assert.equal(ck.kind, 'torch');
+    assert.deepEqual([ck.config.vocabSize, ck.config.blockSize, ck.config.nLayer, ck.config.nHead, ck.config.nEmbd], [13, 8, 2, 2, 8]);
+    assert.equal(ck.tokenizer!.decode(ck.tokenizer!.encode('hello, world!')), 'hello, world!'); // meta.pkl next to the file
+    const model = modelFromCheckpoint(ck);
+    const reference = models.loadNanoGPT(path.join(fixtures, name));
+    const idx = tensor([[1, 5, 7, 2]], { dtype: 'int64' });
+    assert.ok(model.eval().forward(idx).logits.allclose(reference.eval().forward(idx).logits));
+    assert.equal(model.config.tieWeights, true);
+  }
+  // Not a nanoGPT checkpoint: named, with the way out.
+  refuses(path.join(fixtures, 'shared.pt'), /shared\.pt: a torch\.save file that is not a nanoGPT checkpoint \(no model and model_args; it holds tied, base/);
+  // A folder holding one: pass the file.
   const nano = path.join(root, 'nanogpt-out');
   fs.mkdirSync(nano);
-  fs.copyFileSync(zip, path.join(nano, 'ckpt.pt'));
-  refuses(nano, /nanogpt-out: this is a PyTorch torch\.save file \(ckpt\.pt\)/);
+  fs.copyFileSync(path.join(fixtures, 'nanogpt-ckpt.pt'), path.join(nano, 'ckpt.pt'));
+  refuses(nano, /nanogpt-out: a folder holding the torch\.save file ckpt\.pt: pass the file itself/);
+  // Without meta.pkl there is no tokenizer (nanoGPT would use GPT-2's BPE).
+  assert.equal(openCheckpoint(path.join(nano, 'ckpt.pt')).tokenizer, null);
+  // A file that only looks like one: the torch reader's typed error names it.
+  const fake = path.join(root, 'ckpt.pt');
+  fs.writeFileSync(fake, zipHead('ckpt/data.pkl'));
+  assert.throws(() => openCheckpoint(fake), (e: Error) => e instanceof TorchLoadError && /ckpt\.pt/.test(e.message));
 });
 
 test('everything else is refused with what it is', () => {
