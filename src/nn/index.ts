@@ -18,7 +18,7 @@ export type { TransformerEncoderLayerOptions, EncoderForwardOptions } from './tr
 export { Attention, ATTENTION_STORAGES } from './attention.js';
 export type { AttentionOptions, AttentionStorage, AttentionCache, AttentionForwardOptions, AttentionHead, ConversionReport } from './attention.js';
 export { HookPoint } from './hook-point.js';
-export { splitHeads, packHeads, mergeHeads, convertPackedLayout, perHeadWeights, fromConv1D, toConv1D, QKV_LAYOUTS } from './qkv-layout.js';
+export { splitHeads, packHeads, mergeHeads, convertPackedLayout, perHeadWeights, splitPacked, fromConv1D, toConv1D, QKV_LAYOUTS } from './qkv-layout.js';
 export type { QKVLayout } from './qkv-layout.js';
 export { deepCopy } from './copy.js';
 export { saveModule, loadModule, findTies } from './serialization.js';

@@ -8,6 +8,7 @@ import { linear } from '../ops/matmul.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 import { Linear } from './linear.js';
+import { mergeHeads, splitPacked } from './qkv-layout.js';
 import * as init from './init.js';
 
 export interface MultiheadAttentionOptions {
@@ -104,10 +105,18 @@ export class MultiheadAttention extends Module {
     if (this.out_proj.bias) init.zeros_(this.out_proj.bias);
   }
 
-  /** The three projection weights as (E, ·) views: rows [0,E), [E,2E), [2E,3E) of the packed matrix. */
+  /**
+   * The three projection weights as (E, ·) views: rows [0,E), [E,2E), [2E,3E) of the packed
+   * matrix (the 'blocked' layout of qkv-layout.ts), or the separate weights with kdim/vdim.
+   */
   projectionWeights(): [Tensor, Tensor, Tensor] {
-    if (this.in_proj_weight) return this.in_proj_weight.chunk(3, 0) as [Tensor, Tensor, Tensor];
+    if (this.in_proj_weight) return splitPacked(this.in_proj_weight, this.numHeads, 'blocked');
     return [this.q_proj_weight!, this.k_proj_weight!, this.v_proj_weight!];
+  }
+
+  /** The three projection biases (E) as views of in_proj_bias (blocked), or nulls without bias. */
+  projectionBiases(): [Tensor, Tensor, Tensor] | [null, null, null] {
+    return this.in_proj_bias ? splitPacked(this.in_proj_bias, this.numHeads, 'blocked') : [null, null, null];
   }
 
   override forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
@@ -133,7 +142,7 @@ export class MultiheadAttention extends Module {
     }
 
     const [wq, wk, wv] = this.projectionWeights();
-    const [bq, bk, bv] = this.in_proj_bias ? (this.in_proj_bias.chunk(3, 0) as [Tensor, Tensor, Tensor]) : [null, null, null];
+    const [bq, bk, bv] = this.projectionBiases();
     const heads = (t: Tensor, n: number) => t.view([B, n, H, D]).transpose(1, 2); // (B, H, n, D)
     const q = heads(linear(q0, wq, bq), L);
     const k = heads(linear(k0, wk, bk), S);
@@ -143,7 +152,7 @@ export class MultiheadAttention extends Module {
     // The weights are computed only when read (the fused kernel never forms them).
     const att = attention(q, k, v, { attnMask: mask, dropoutP: this.dropout, training: this.training });
     // (B, H, L, D) → (B, L, E)
-    let y = this.out_proj.forward(att.out.transpose(1, 2).reshape([B, L, E]));
+    let y = this.out_proj.forward(mergeHeads(att.out));
     y = !batched ? y.squeeze(0) : this.batchFirst ? y : y.transpose(0, 1);
     if (!needWeights) return [y, null];
     let w = averageAttnWeights ? att.weights.mean(1) : att.weights; // (B, L, S) or (B, H, L, S)
