@@ -1,4 +1,4 @@
-/** The qkv side of the nn cases in scripts/make_fixtures.py (NN_CASES), name for name. */
+/** The qkv side of the nn cases in scripts/fixtures/nn.py (NN_CASES), name for name. */
 import { nn } from '../../src/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 

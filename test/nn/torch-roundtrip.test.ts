@@ -1,7 +1,7 @@
 /**
  * The other direction of state-dict interop: a qkv stateDict() saved as safetensors loads into
  * the PyTorch module with strict=True and PyTorch reproduces qkv's output (checked by
- * scripts/make_fixtures.py --check-qkv). Needs python3-torch; skipped without it.
+ * scripts/fixtures/check_qkv.py). Needs python3-torch; skipped without it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { io, manualSeed, nn, randn } from '../../src/index.js';
 import { PYTHON, hasTorch } from '../helpers/torch.js';
 
-const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'make_fixtures.py');
+const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'fixtures', 'check_qkv.py');
 
 const MODULES: { module: string; args: unknown[]; kwargs: Record<string, unknown>; build: () => nn.Module; input: number[] }[] = [
   {
@@ -37,7 +37,7 @@ for (const m of MODULES) {
     io.saveFile(file, { ...mod.stateDict(), __input__: x, __output__: y.detach() }, {
       module: m.module, args: JSON.stringify(m.args), kwargs: JSON.stringify(m.kwargs),
     });
-    const r = spawnSync(PYTHON, [script, '--check-qkv', file], { encoding: 'utf8' });
+    const r = spawnSync(PYTHON, [script, file], { encoding: 'utf8' });
     fs.rmSync(dir, { recursive: true });
     assert.equal(r.status, 0, `PyTorch check failed: ${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /^OK/);
