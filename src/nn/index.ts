@@ -1,8 +1,8 @@
 /**
  * nn: modules with PyTorch's parameter names, defaults and init. `import { nn } from 'qkv'`.
  */
-export { Module } from './module.js';
-export type { LoadResult } from './module.js';
+export { Module, RemovableHandle } from './module.js';
+export type { LoadResult, RegisterBufferOptions, ForwardHook, ForwardPreHook, HookOptions } from './module.js';
 export { Parameter } from './parameter.js';
 export { Linear, Identity } from './linear.js';
 export { Embedding } from './embedding.js';
