@@ -44,6 +44,8 @@ import { cat } from '../ops/shape.js';
 import { additiveMask, scaledDotProductAttention } from '../ops/attention.js';
 import { triangleMask } from '../ops/triangle.js';
 import type { FactoredMatrix } from '../ops/factored-matrix.js';
+import { checkOptions } from '../options.js';
+import { checkBool, checkNumber, isOptionsObject } from '../call-forms.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 import { Linear } from './linear.js';
@@ -107,6 +109,8 @@ export interface AttentionForwardOptions {
   mask?: Tensor | null;
 }
 
+const OPTION_KEYS = ['dim', 'heads', 'dimHead', 'storage', 'layout', 'qkvBias', 'outBias', 'dropout', 'causal', 'rotary', 'keys', 'dtype'] as const;
+
 const NAMES = {
   vit: { qkv: 'to_qkv', q: 'to_q', k: 'to_k', v: 'to_v', out: 'to_out', attnDrop: 'dropout', residDrop: null },
   nanogpt: { qkv: 'c_attn', q: 'c_q', k: 'c_k', v: 'c_v', out: 'c_proj', attnDrop: 'attn_dropout', residDrop: 'resid_dropout' },
@@ -137,7 +141,10 @@ export class Attention extends Module implements AttentionWeights {
 
   constructor(opts: AttentionOptions) {
     super();
-    const { dim, heads = 8, dimHead = 64, storage = 'fused', layout = 'blocked', qkvBias = false, outBias = true, dropout = 0, causal = false, keys = 'vit', dtype = 'float32', rotary = null } = opts;
+    if (!isOptionsObject(opts)) throw new ArgumentError(`nn.Attention: takes one options object { dim, heads?, dimHead?, … }, got ${JSON.stringify(opts) ?? typeof opts}`);
+    const { dim, heads = 8, dimHead = 64, storage = 'fused', layout = 'blocked', qkvBias = false, outBias = true, dropout = 0, causal = false, keys = 'vit', dtype = 'float32', rotary = null } = checkOptions(opts, OPTION_KEYS, 'nn.Attention');
+    for (const [k, v] of [['qkvBias', qkvBias], ['outBias', outBias], ['causal', causal]] as const) checkBool(v, k, 'Attention');
+    checkNumber(dropout, 'dropout', 'Attention', 0, 1);
     for (const [k, v] of [['dim', dim], ['heads', heads], ['dimHead', dimHead]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`Attention: ${k} must be a positive integer, got ${v}`);
     }
@@ -240,6 +247,7 @@ export class Attention extends Module implements AttentionWeights {
   // Forward
 
   override forward(x: Tensor, opts: AttentionForwardOptions = {}): Tensor {
+    checkOptions(opts, ['cache', 'mask'], 'Attention.forward');
     if (x.ndim !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError(`Attention: expected input (B, T, ${this.dim}), got ${fmtShape(x.shape)}`);
     }
@@ -353,6 +361,7 @@ export class Attention extends Module implements AttentionWeights {
    * each W_QK (exact when its rank ≤ D), reported in `conversionReport` of the result.
    */
   convert(storage: AttentionStorage, opts: { layout?: QKVLayout } = {}): Attention {
+    checkOptions(opts, ['layout'], 'Attention.convert');
     const target = new Attention({
       dim: this.dim, heads: this.heads, dimHead: this.dimHead, storage, layout: opts.layout ?? this.layout,
       qkvBias: this.qkvBias, outBias: this.outBias, dropout: this.dropoutP, causal: this.causal, keys: this.keys, dtype: this.dtype,

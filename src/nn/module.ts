@@ -332,7 +332,7 @@ export class Module {
    * PyTorch's named_parameters(). Pass `recurse: false` for this module's own only.
    */
   *namedParameters(opts: { recurse?: boolean; removeDuplicate?: boolean } = {}): Generator<[string, Parameter]> {
-    const { recurse = true, removeDuplicate = true } = opts;
+    const { recurse = true, removeDuplicate = true } = checkOptions(opts, ['recurse', 'removeDuplicate'], `${this.constructor.name}.namedParameters`);
     const seen = new Set<Parameter>();
     const mods: [string, Module][] = recurse ? [...this.namedModules('', new Set())] : [['', this]];
     for (const [prefix, m] of mods) {
@@ -345,8 +345,9 @@ export class Module {
   }
 
   /** Every parameter once, in registration order (what an optimizer should get). */
-  parameters(recurse = true): Parameter[] {
-    return [...this.namedParameters({ recurse })].map(([, p]) => p);
+  parameters(recurse: boolean | { recurse?: boolean } = true): Parameter[] {
+    const r = typeof recurse === 'boolean' ? recurse : (checkOptions(recurse, ['recurse'], `${this.constructor.name}.parameters`).recurse ?? true);
+    return [...this.namedParameters({ recurse: r })].map(([, p]) => p);
   }
 
   *namedBuffers(): Generator<[string, Tensor]> {
@@ -366,8 +367,9 @@ export class Module {
 
   /** Number of trainable elements, each shared parameter counted once. */
   numParameters(opts: { trainableOnly?: boolean } = {}): number {
+    const { trainableOnly = false } = checkOptions(opts, ['trainableOnly'], `${this.constructor.name}.numParameters`);
     return this.parameters()
-      .filter((p) => !opts.trainableOnly || p.requiresGrad)
+      .filter((p) => !trainableOnly || p.requiresGrad)
       .reduce((n, p) => n + p.numel(), 0);
   }
 
@@ -375,6 +377,7 @@ export class Module {
   // Modes and utilities
 
   train(mode = true): this {
+    if (typeof mode !== 'boolean') throw new ArgumentError(`${this.constructor.name}.train: mode must be true or false, got ${describe(mode)}`);
     for (const m of this.modules()) m.training = mode;
     return this;
   }
@@ -390,9 +393,13 @@ export class Module {
     return this;
   }
 
-  /** Clears every parameter's gradient (sets it to null, PyTorch's default). */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+  /** Clears every parameter's gradient: to null (PyTorch's default set_to_none) or, with false, to zeros. */
+  zeroGrad(setToNone: boolean | { setToNone?: boolean } = true): void {
+    const none = typeof setToNone === 'boolean' ? setToNone : (checkOptions(setToNone, ['setToNone'], `${this.constructor.name}.zeroGrad`).setToNone ?? true);
+    for (const p of this.parameters()) {
+      if (none) p.grad = null;
+      else if (p.grad) noGrad(() => p.grad!.zero_());
+    }
   }
 
   requiresGrad_(on = true): this {
@@ -432,13 +439,16 @@ export class Module {
   /**
    * Parameters and persistent buffers by dotted name, PyTorch's order (own parameters, own
    * buffers, then each child). Tied parameters appear under each of their names, sharing memory.
-   * Values are detached views of the live tensors.
+   * Values are detached views of the live tensors (the live tensors themselves with
+   * `{ keepVars: true }`, PyTorch's keep_vars). `prefix` is put before every key.
    */
-  stateDict(prefix = ''): Record<string, Tensor> {
+  stateDict(opts: string | { prefix?: string; keepVars?: boolean } = {}): Record<string, Tensor> {
+    const { prefix = '', keepVars = false } = typeof opts === 'string' ? { prefix: opts } : checkOptions(opts, ['prefix', 'keepVars'], `${this.constructor.name}.stateDict`);
     const out: Record<string, Tensor> = {};
-    for (const [name, p] of this._parameters) if (p) out[prefix + name] = p.detach();
-    for (const [name, b] of this._buffers) if (b && !this._nonPersistent.has(name)) out[prefix + name] = b.detach();
-    for (const [name, m] of this._modules) if (m) Object.assign(out, m.stateDict(`${prefix}${name}.`));
+    const v = (t: Tensor) => (keepVars ? t : t.detach());
+    for (const [name, p] of this._parameters) if (p) out[prefix + name] = v(p);
+    for (const [name, b] of this._buffers) if (b && !this._nonPersistent.has(name)) out[prefix + name] = v(b);
+    for (const [name, m] of this._modules) if (m) Object.assign(out, m.stateDict({ prefix: `${prefix}${name}.`, keepVars }));
     return out;
   }
 
@@ -446,9 +456,13 @@ export class Module {
    * Copies a state dict into this module's tensors (dtype converted, storage kept, ties kept).
    * Reports missing, unexpected and wrong-shape keys by name; with `strict` (the default) any of
    * them is a StateDictError, and a shape mismatch always is. Nothing is copied if it throws.
+   * PyTorch's positional `load_state_dict(sd, False)` is `loadStateDict(sd, false)`.
    */
-  loadStateDict(sd: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
-    const strict = opts.strict ?? true;
+  loadStateDict(sd: Record<string, Tensor>, opts: boolean | { strict?: boolean } = {}): LoadResult {
+    const strict = typeof opts === 'boolean' ? opts : (checkOptions(opts, ['strict'], `${this.constructor.name}.loadStateDict`).strict ?? true);
+    if (sd === null || typeof sd !== 'object') throw new StateDictError(`loadStateDict: expected a { key: Tensor } state dict, got ${describe(sd)}`);
+    const notTensor = Object.keys(sd).find((k) => !(sd[k] instanceof Tensor));
+    if (notTensor !== undefined) throw new StateDictError(`loadStateDict: ${JSON.stringify(notTensor)} is ${describe(sd[notTensor])}, not a Tensor`);
     const own = this.stateDict();
     const missingKeys = Object.keys(own).filter((k) => !(k in sd));
     const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));

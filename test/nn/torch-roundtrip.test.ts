@@ -22,16 +22,23 @@ const MODULES: { module: string; args: unknown[]; kwargs: Record<string, unknown
   },
   { module: 'Linear', args: [6, 3], kwargs: {}, build: () => new nn.Linear(6, 3), input: [4, 6] },
   { module: 'LayerNorm', args: [6], kwargs: {}, build: () => new nn.LayerNorm(6), input: [4, 6] },
+  // PyTorch's positional forms, built positionally on both sides.
+  { module: 'Linear', args: [6, 3, false], kwargs: {}, build: () => new nn.Linear(6, 3, false), input: [4, 6] },
+  { module: 'LayerNorm', args: [6, 0.5], kwargs: {}, build: () => new nn.LayerNorm(6, 0.5), input: [4, 6] },
+  {
+    module: 'TransformerEncoderLayer', args: [16, 4, 32, 0.0, 'gelu', 1e-3, true, true], kwargs: {},
+    build: () => new nn.TransformerEncoderLayer(16, 4, 32, 0, 'gelu', 1e-3, true, true), input: [2, 5, 16],
+  },
 ];
 
 for (const m of MODULES) {
-  test(`a qkv ${m.module} state dict loads into PyTorch (strict) and gives the same output`, { skip: !hasTorch() && 'python3-torch is not installed' }, () => {
+  test(`a qkv ${m.module}(${m.args.join(', ')}) state dict loads into PyTorch (strict) and gives the same output`, { skip: !hasTorch() && 'python3-torch is not installed' }, () => {
     manualSeed(17);
     const mod = m.build().eval();
     // Perturb every parameter so the check is not passed by default init values.
     for (const p of mod.parameters()) nn.init.normal_(p, 0, 0.3);
     const x = randn(m.input);
-    const y = (mod.forward as (t: typeof x) => typeof x)(x);
+    const y = mod.forward(x);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-rt-'));
     const file = path.join(dir, 'state.safetensors');
     io.saveFile(file, { ...mod.stateDict(), __input__: x, __output__: y.detach() }, {
