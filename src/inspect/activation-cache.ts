@@ -82,7 +82,7 @@ export function runWithCache<M extends Module>(
     }));
   }
   try {
-    const output = (model.forward as (...a: unknown[]) => unknown)(...(args as unknown[])) as ReturnType<M['forward']>;
+    const output: ReturnType<M['forward']> = model.forward(...args);
     return { output, cache: new ActivationCache(store) };
   } finally {
     for (const h of handles) h.remove();

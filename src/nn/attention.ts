@@ -310,7 +310,7 @@ export class Attention extends Module implements AttentionWeights {
     }
     z = hooked(this.hook_z, z);
     const y = this.outProj.forward(mergeHeads(z)); // (B, T, H·D) → (B, T, C)
-    return (this.residDropout.forward as (t: Tensor) => Tensor)(y);
+    return this.residDropout.forward(y);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -167,7 +167,6 @@ export class Module {
    * `module.forward(...)` (JavaScript has no callable objects). On a module typed as plain
    * `Module` (a child of a container) it takes and returns anything, as in PyTorch.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   forward(..._args: any[]): any {
     throw new Error(`${this.constructor.name}: forward() is not implemented`);
   }

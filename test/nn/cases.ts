@@ -5,7 +5,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 const E = 8, H = 2;
 type Out = Tensor | (Tensor | null)[];
 type Case = { build: () => nn.Module; forward?: (m: nn.Module, ...x: Tensor[]) => Out };
-const call = (m: nn.Module, ...x: Tensor[]): Out => (m.forward as (...a: Tensor[]) => Out)(...x);
+const call = (m: nn.Module, ...x: Tensor[]): Out => m.forward(...x);
 const mha = (m: nn.Module) => m as nn.MultiheadAttention;
 
 export const NN_CASES: Record<string, Case> = {
