@@ -189,3 +189,11 @@ test('F functions check their options; clipGradNorm_ takes normType positionally
   assert.equal(Math.round(nn.utils.clipGradNorm_(a, 100, 'inf').item()), 12);
   refuses(() => nn.utils.clipGradNorm_([a], 1, { norm_type: 1 } as never), /did you mean normType\?/);
 });
+
+test('nn.Parameter takes requiresGrad positionally or as { requiresGrad } (an object used to count as true)', () => {
+  assert.equal(new nn.Parameter(zeros([2]), false).requiresGrad, false);
+  assert.equal(new nn.Parameter(zeros([2]), { requiresGrad: false }).requiresGrad, false);
+  assert.equal(new nn.Parameter(zeros([2])).requiresGrad, true);
+  refuses(() => new nn.Parameter(zeros([2]), { requires_grad: false } as never), /nn\.Parameter: unknown option "requires_grad" \(did you mean requiresGrad\?\)/);
+  refuses(() => new nn.Parameter([1, 2] as never), /nn\.Parameter: expected a Tensor to wrap, got an object \(Array\)/);
+});
