@@ -35,8 +35,7 @@ import { AdamW } from '../optim/adam.js';
 import type { Parameter } from '../nn/parameter.js';
 import { checkLayout } from '../nn/qkv-layout.js';
 import { ATTENTION_STORAGES } from '../nn/attention.js';
-import { checkOptions } from '../options.js';
-import { callOptions, checkBool, checkNumber, isOptionsObject } from '../call-forms.js';
+import { checkOptions, callOptions, checkBool, checkNumber, isOptionsObject } from '../options.js';
 
 export interface GPTConfig {
   vocabSize: number;

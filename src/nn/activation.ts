@@ -1,7 +1,7 @@
 /** Activation and probability modules: ReLU, GELU, Tanh, Sigmoid, Softmax, Dropout. */
+import { callOptions, onlyFalse } from '../options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
-import { callOptions, onlyFalse } from '../call-forms.js';
 import { dropout } from '../ops/dropout.js';
 import { Module, pyRepr } from './module.js';
 

@@ -1,7 +1,7 @@
 /** Containers: Sequential, ModuleList and ModuleDict. */
+import { isOptionsObject } from '../options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../errors.js';
-import { isOptionsObject } from '../call-forms.js';
 import { Module } from './module.js';
 
 function checkModule(m: unknown, where: string, what: string): Module {

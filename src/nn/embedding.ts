@@ -1,6 +1,6 @@
 /** Embedding: a lookup table of vectors. */
+import { DEVICE, callOptions, checkCount, onlyFalse, onlyNull } from '../options.js';
 import { ArgumentError } from '../errors.js';
-import { DEVICE, callOptions, checkCount, onlyFalse, onlyNull } from '../call-forms.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
 import { noGrad } from '../autograd/grad-mode.js';

@@ -8,8 +8,7 @@
 import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
-import { checkOptions } from '../options.js';
-import { callOptions, onlyFalse } from '../call-forms.js';
+import { checkOptions, callOptions, onlyFalse } from '../options.js';
 import * as loss from '../ops/loss.js';
 import { dropout as dropoutOp } from '../ops/dropout.js';
 import type { CrossEntropyOptions, Reduction } from '../ops/loss.js';

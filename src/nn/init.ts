@@ -8,12 +8,12 @@
  * PyTorch's keywords: `kaimingUniform_(w, Math.sqrt(5))` = `kaimingUniform_(w, { a: Math.sqrt(5) })`,
  * `normal_(w, { std: 0.02 })` = `normal_(w, 0, 0.02)`.
  */
+import { callOptions, checkNumber } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defaultGenerator, type Generator } from '../tensor/random.js';
 import { erf } from '../math.js';
-import { callOptions, checkNumber } from '../call-forms.js';
 
 /** Resolves positional-or-options arguments and checks the numeric ones. */
 function args<T extends object>(where: string, rest: unknown[], names: readonly string[], numeric: readonly string[]): T {

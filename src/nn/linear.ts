@@ -1,7 +1,7 @@
 /** Linear and Identity. */
+import { DEVICE, callOptions, checkBool, checkCount } from '../options.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
-import { DEVICE, callOptions, checkBool, checkCount } from '../call-forms.js';
 import { linear } from '../ops/matmul.js';
 import { Module, pyRepr } from './module.js';
 import { Parameter } from './parameter.js';

@@ -2,8 +2,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { crossEntropy, mseLoss, type CrossEntropyOptions, type Reduction } from '../ops/loss.js';
 import { ArgumentError } from '../errors.js';
-import { checkOptions } from '../options.js';
-import { checkNumber, isOptionsObject } from '../call-forms.js';
+import { checkOptions, checkNumber, isOptionsObject } from '../options.js';
 import { Module, pyRepr } from './module.js';
 
 const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];

@@ -1,4 +1,5 @@
 /** MultiheadAttention with PyTorch's packed parameters, init, masks and return values. */
+import { DEVICE, callOptions, checkBool, checkNumber, onlyFalse } from '../options.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
@@ -7,7 +8,6 @@ import { triangleMask } from '../ops/triangle.js';
 import { linear } from '../ops/matmul.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
-import { DEVICE, callOptions, checkBool, checkNumber, onlyFalse } from '../call-forms.js';
 import { Linear } from './linear.js';
 import { mergeHeads, splitPacked } from './qkv-layout.js';
 import * as init from './init.js';

@@ -1,7 +1,7 @@
 /** LayerNorm. */
+import { DEVICE, callOptions, checkBool, checkNumber } from '../options.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
-import { DEVICE, callOptions, checkBool, checkNumber } from '../call-forms.js';
 import { ArgumentError } from '../errors.js';
 import { layerNorm } from '../ops/normalization.js';
 import { Module, pyRepr } from './module.js';

@@ -1,8 +1,8 @@
 /** TransformerEncoderLayer (post-LN or pre-LN) and TransformerEncoder, as torch.nn. */
+import { DEVICE, callOptions, checkBool, checkCount, checkNumber } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
-import { DEVICE, callOptions, checkBool, checkCount, checkNumber } from '../call-forms.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './normalization.js';

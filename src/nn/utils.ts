@@ -1,8 +1,8 @@
 /** nn.utils: gradient clipping. */
+import { callOptions, onlyNull } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
-import { callOptions, onlyNull } from '../call-forms.js';
 
 export interface ClipGradNormOptions {
   /** p of the p-norm, or Infinity (PyTorch's 'inf' is accepted too). Default 2. */

@@ -1,9 +1,9 @@
 /** Adam and AdamW (torch.optim.Adam / AdamW), on the backend's fused update. */
+import { callOptions, onlyFalse, type Unsupported } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamHyper } from '../backend/backend.js';
 import { adamUpdate } from '../ops/optim.js';
-import { callOptions, onlyFalse, type Unsupported } from '../call-forms.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 
 export interface AdamOptions {

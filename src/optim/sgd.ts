@@ -1,7 +1,7 @@
 /** SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+import { callOptions, onlyFalse } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { callOptions, onlyFalse } from '../call-forms.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 
 export interface SGDOptions {
