@@ -12,6 +12,7 @@
  * and TransformerLens spellings (`blocks.0.attn.hook_pattern`) are accepted by `get`.
  */
 import { ArgumentError } from '../errors.js';
+import { checkOptions } from '../options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { HookPoint } from '../nn/hook-point.js';
@@ -67,6 +68,9 @@ export interface RunWithCacheOptions {
 export function runWithCache<M extends Module>(
   model: M, args: Parameters<M['forward']>, opts: RunWithCacheOptions = {},
 ): { output: ReturnType<M['forward']>; cache: ActivationCache } {
+  checkOptions(opts, ['names', 'keepGraph'], 'runWithCache');
+  if (!(model instanceof Module)) throw new ArgumentError(`runWithCache: the model must be an nn.Module, got ${typeof model}`);
+  if (!Array.isArray(args)) throw new ArgumentError('runWithCache: args must be the array of forward\'s arguments ([idx])');
   const store = new Map<string, Tensor>();
   const wanted = opts.names === undefined ? () => true : typeof opts.names === 'function' ? opts.names : (n: string) => (opts.names as readonly string[]).includes(n);
   const handles: { remove(): void }[] = [];
@@ -78,7 +82,7 @@ export function runWithCache<M extends Module>(
     }));
   }
   try {
-    const output = (model.forward as (...a: unknown[]) => unknown)(...(args as unknown[])) as ReturnType<M['forward']>;
+    const output: ReturnType<M['forward']> = model.forward(...args);
     return { output, cache: new ActivationCache(store) };
   } finally {
     for (const h of handles) h.remove();

@@ -20,6 +20,7 @@ import { Linear } from '../nn/linear.js';
 import { LayerNorm } from '../nn/normalization.js';
 import { Attention } from '../nn/attention.js';
 import { GPT } from '../models/gpt.js';
+import { checkOptions } from '../options.js';
 
 export type Status = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -195,6 +196,7 @@ export function checkTying(model: Module): Finding {
 
 /** Every check, in the order `qkv doctor` prints them. */
 export function diagnose(model: Module, opts: DiagnoseOptions = {}): Finding[] {
+  checkOptions(opts, ['metadata', 'seed'], 'diagnose');
   return [checkBackend(), checkFinite(model), checkInitScale(model), checkAttention(model, opts.seed ?? 0), checkLayerNorms(model), checkLayout(model, opts.metadata), checkTying(model)];
 }
 

@@ -1,5 +1,7 @@
 /** Shared pieces of the lab experiments: options, timing, statistics. */
 import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../errors.js';
+import { checkOptions } from '../options.js';
 
 export interface LabOptions {
   /** Smaller and shorter runs (for tests and a first look). */
@@ -10,6 +12,16 @@ export interface LabOptions {
 }
 
 export const DEFAULT_LAB_OPTIONS: LabOptions = { quick: false, seed: 0, log: () => {} };
+
+/** An experiment runner's options, checked (unknown keys are errors) and completed with the defaults. */
+export function labOptions(opts: Partial<LabOptions> | undefined, where: string): LabOptions {
+  checkOptions(opts, ['quick', 'seed', 'log'], where);
+  const o: LabOptions = { ...DEFAULT_LAB_OPTIONS, ...Object.fromEntries(Object.entries(opts ?? {}).filter(([, v]) => v !== undefined)) };
+  if (typeof o.quick !== 'boolean') throw new ArgumentError(`${where}: quick must be true or false, got ${JSON.stringify(o.quick)}`);
+  if (!Number.isInteger(o.seed)) throw new ArgumentError(`${where}: seed must be an integer, got ${JSON.stringify(o.seed)}`);
+  if (typeof o.log !== 'function') throw new ArgumentError(`${where}: log must be a function (line) => void`);
+  return o;
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { ArgumentError } from '../errors.js';
 import { backend } from '../backend/index.js';
 import { VERSION } from '../version.js';
-import { DEFAULT_LAB_OPTIONS, type LabOptions } from './common.js';
+import { checkOptions } from '../options.js';
+import { labOptions, type LabOptions } from './common.js';
 import { writeReport, type ExperimentResult } from './report.js';
 import { runInit } from './experiments/init.js';
 import { runLayout } from './experiments/layout.js';
@@ -21,7 +22,7 @@ export { runInit, runLayout, runLayernorm, runMergedQk, runTying };
 export type { ExperimentResult, LabOptions };
 export { writeReport } from './report.js';
 
-export const EXPERIMENTS: Record<string, (o: LabOptions) => ExperimentResult> = {
+export const EXPERIMENTS: Record<string, (o?: Partial<LabOptions>) => ExperimentResult> = {
   init: runInit,
   layout: runLayout,
   layernorm: runLayernorm,
@@ -39,11 +40,13 @@ export interface LabRunOptions extends Partial<LabOptions> {
 }
 
 export function runLab(opts: LabRunOptions = {}): { dir: string; results: ExperimentResult[]; files: string[]; pngError: string | null } {
+  checkOptions(opts, ['only', 'out', 'onResult', 'quick', 'seed', 'log'], 'runLab');
+  if (opts.only !== undefined && !Array.isArray(opts.only)) throw new ArgumentError(`runLab: only must be an array of experiment names, got ${JSON.stringify(opts.only)}`);
   const names = opts.only?.length ? opts.only : Object.keys(EXPERIMENTS);
   for (const n of names) {
     if (!EXPERIMENTS[n]) throw new ArgumentError(`lab: unknown experiment ${JSON.stringify(n)}; choose from ${Object.keys(EXPERIMENTS).join(', ')}`);
   }
-  const o: LabOptions = { ...DEFAULT_LAB_OPTIONS, ...opts };
+  const o: LabOptions = labOptions({ quick: opts.quick, seed: opts.seed, log: opts.log }, 'runLab');
   const started = new Date();
   const t0 = performance.now();
   const results: ExperimentResult[] = [];

@@ -33,6 +33,9 @@ import { tie } from '../nn/tie.js';
 import * as init from '../nn/init.js';
 import { AdamW } from '../optim/adam.js';
 import type { Parameter } from '../nn/parameter.js';
+import { checkLayout } from '../nn/qkv-layout.js';
+import { ATTENTION_STORAGES } from '../nn/attention.js';
+import { checkOptions, callOptions, checkBool, checkNumber, isOptionsObject } from '../options.js';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -69,14 +72,36 @@ export interface GPTConfig {
 
 export type ResolvedGPTConfig = Required<GPTConfig>;
 
+/** Every key of GPTConfig (a config with any other key is refused, naming the nearest of these). */
+export const GPT_CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
+  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'normFirst', 'tieWeights', 'attention',
+  'activation', 'positional', 'rotaryPct', 'rotaryBase', 'parallelResidual', 'layout', 'layerNormEps',
+];
+
+/**
+ * The config with every default filled in, after checking it: an unknown key (nanoGPT's
+ * `n_layer`, a typo) is an ArgumentError naming the nearest valid key (`nLayer`), and every value
+ * is checked for its type and range.
+ */
 export function resolveGPTConfig(c: GPTConfig): ResolvedGPTConfig {
+  if (!isOptionsObject(c)) throw new ArgumentError(`GPT: the config must be an object { vocabSize, blockSize, nLayer, nHead, nEmbd, … }, got ${JSON.stringify(c) ?? typeof c}`);
+  checkOptions(c, GPT_CONFIG_KEYS, 'GPT config');
+  const given = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as unknown as GPTConfig;
   const r: ResolvedGPTConfig = {
     dropout: 0, bias: true, normFirst: true, tieWeights: true, attention: 'fused', activation: 'gelu',
-    positional: 'learned', rotaryPct: 1, rotaryBase: 10000, parallelResidual: false, layout: 'blocked', layerNormEps: 1e-5, ...c,
+    positional: 'learned', rotaryPct: 1, rotaryBase: 10000, parallelResidual: false, layout: 'blocked', layerNormEps: 1e-5, ...given,
   };
   for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
     if (!Number.isInteger(r[k]) || r[k] <= 0) throw new ArgumentError(`GPT: config.${k} must be a positive integer, got ${r[k]}`);
   }
+  for (const k of ['bias', 'normFirst', 'tieWeights', 'parallelResidual'] as const) checkBool(r[k], k, 'GPT config');
+  checkNumber(r.dropout, 'dropout', 'GPT config', 0, 1);
+  checkNumber(r.rotaryBase, 'rotaryBase', 'GPT config', Number.MIN_VALUE);
+  checkNumber(r.layerNormEps, 'layerNormEps', 'GPT config', 0);
+  if (!(r.rotaryPct > 0 && r.rotaryPct <= 1)) throw new ArgumentError(`GPT: config.rotaryPct must be in (0, 1], got ${r.rotaryPct}`);
+  if (!ATTENTION_STORAGES.includes(r.attention)) throw new ArgumentError(`GPT: config.attention must be one of ${ATTENTION_STORAGES.join(', ')}, got ${JSON.stringify(r.attention)}`);
+  if (r.activation !== 'gelu' && r.activation !== 'gelu_tanh') throw new ArgumentError(`GPT: config.activation must be 'gelu' or 'gelu_tanh', got ${JSON.stringify(r.activation)}`);
+  checkLayout(r.layout, 'GPT config');
   if (r.nEmbd % r.nHead !== 0) throw new ArgumentError(`GPT: nEmbd ${r.nEmbd} must be divisible by nHead ${r.nHead}`);
   if (r.positional !== 'learned' && r.positional !== 'rotary') throw new ArgumentError(`GPT: positional must be 'learned' or 'rotary', got ${JSON.stringify(r.positional)}`);
   if (r.parallelResidual && !r.normFirst) throw new ArgumentError('GPT: parallelResidual needs normFirst (pre-LN)');
@@ -92,8 +117,9 @@ export class MLP extends Module {
   declare hook_pre: HookPoint;
   declare hook_post: HookPoint;
 
-  constructor(c: ResolvedGPTConfig) {
+  constructor(config: GPTConfig) {
     super();
+    const c = resolveGPTConfig(config);
     this.registerModule('c_fc', new Linear(c.nEmbd, 4 * c.nEmbd, { bias: c.bias }));
     this.registerModule('gelu', new GELU(c.activation === 'gelu_tanh' ? 'tanh' : 'none'));
     this.registerModule('c_proj', new Linear(4 * c.nEmbd, c.nEmbd, { bias: c.bias }));
@@ -123,8 +149,9 @@ export class Block extends Module {
   readonly normFirst: boolean;
   readonly parallelResidual: boolean;
 
-  constructor(c: ResolvedGPTConfig) {
+  constructor(config: GPTConfig) {
     super();
+    const c = resolveGPTConfig(config);
     this.normFirst = c.normFirst;
     this.parallelResidual = c.parallelResidual;
     const C = c.nEmbd, D = C / c.nHead;
@@ -161,6 +188,13 @@ export interface GPTOutput {
   logits: Tensor;
   /** Mean cross-entropy over targets ≠ −1, when targets were given. */
   loss: Tensor | null;
+}
+
+export interface GPTForwardOptions {
+  /** Keys and values of earlier positions, one entry per layer (createCache()). */
+  cache?: AttentionCache[];
+  /** Logits for the last position only (B, 1, V), as nanoGPT at inference. */
+  lastOnly?: boolean;
 }
 
 export interface GenerateOptions {
@@ -226,7 +260,8 @@ export class GPT extends Module {
    * earlier positions; `lastOnly` computes logits for the last position only (as nanoGPT does
    * at inference).
    */
-  override forward(idx: Tensor, targets?: Tensor | null, opts: { cache?: AttentionCache[]; lastOnly?: boolean } = {}): GPTOutput {
+  override forward(idx: Tensor, targets?: Tensor | null, opts: GPTForwardOptions = {}): GPTOutput {
+    checkOptions(opts, ['cache', 'lastOnly'], 'GPT.forward');
     if (idx.ndim !== 2) throw new ShapeError(`GPT: idx must be (B, T) token ids, got ${fmtShape(idx.shape)}`);
     const [, T] = idx.shape;
     const past = opts.cache?.[0]?.k ? opts.cache[0].k.shape[2] : 0;
@@ -261,10 +296,17 @@ export class GPT extends Module {
    * Appends `maxNewTokens` tokens to idx (B, T), sampling from the model (no graph is recorded).
    * With the cache, each step feeds only the new token; when the context outgrows blockSize the
    * window is cropped and recomputed, exactly as nanoGPT's recompute does. Put the model in
-   * eval() first if it has dropout.
+   * eval() first if it has dropout. Options go in an object or positionally as nanoGPT's
+   * `generate(idx, max_new_tokens, temperature, top_k)`.
    */
-  generate(idx: Tensor, maxNewTokens: number, opts: GenerateOptions = {}): Tensor {
-    const { temperature = 1, topK, useCache = true, generator } = opts;
+  generate(idx: Tensor, maxNewTokens: number, opts?: GenerateOptions): Tensor;
+  generate(idx: Tensor, maxNewTokens: number, temperature: number, topK?: number | null, opts?: GenerateOptions): Tensor;
+  generate(idx: Tensor, maxNewTokens: number, ...rest: unknown[]): Tensor {
+    const o = callOptions<Omit<GenerateOptions, 'topK'> & { topK?: number | null }>('GPT.generate', rest, ['temperature', 'topK'], ['temperature', 'topK', 'useCache', 'generator']);
+    const { temperature = 1, useCache = true, generator } = o;
+    const topK = o.topK ?? undefined;
+    if (topK !== undefined && !(Number.isInteger(topK) && topK > 0)) throw new ArgumentError(`GPT.generate: topK must be a positive integer, got ${JSON.stringify(topK)}`);
+    checkBool(useCache, 'useCache', 'GPT.generate');
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ArgumentError(`GPT.generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
     if (!(temperature >= 0)) throw new ArgumentError(`GPT.generate: temperature must be ≥ 0, got ${temperature}`);
     return noGrad(() => {
@@ -297,10 +339,15 @@ export class GPT extends Module {
     });
   }
 
-  /** Parameters counted once (ties included); nanoGPT subtracts the position embeddings by default. */
-  override numParameters(opts: { nonEmbedding?: boolean; trainableOnly?: boolean } = {}): number {
-    const n = super.numParameters(opts);
-    return opts.nonEmbedding && this.wpe ? n - this.wpe.weight.numel() : n;
+  /**
+   * Parameters counted once (ties included). `nonEmbedding: true` subtracts the position
+   * embeddings, as nanoGPT's get_num_params(non_embedding=True) — which is nanoGPT's default but
+   * not qkv's; `numParameters(true)` is the positional form.
+   */
+  override numParameters(opts: boolean | { nonEmbedding?: boolean; trainableOnly?: boolean } = {}): number {
+    const { nonEmbedding = false, trainableOnly = false } = typeof opts === 'boolean' ? { nonEmbedding: opts } : checkOptions(opts, ['nonEmbedding', 'trainableOnly'], 'GPT.numParameters');
+    const n = super.numParameters({ trainableOnly });
+    return nonEmbedding && this.wpe ? n - this.wpe.weight.numel() : n;
   }
 
   /** nanoGPT's weight-decay split: tensors with ≥ 2 dims decay (matmuls, embeddings), the rest (biases, norms) do not. */
@@ -321,9 +368,18 @@ export class GPT extends Module {
     return { format: 'pt', 'qkv.model': 'GPT', 'qkv.layout': this.config.layout, 'qkv.config': JSON.stringify(this.config) };
   }
 
-  /** AdamW over weightDecayGroups (nanoGPT's configure_optimizers). */
-  configureOptimizers(opts: { weightDecay?: number; lr?: number; betas?: [number, number] } = {}): AdamW {
-    const { weightDecay = 0.1, lr = 6e-4, betas = [0.9, 0.95] } = opts;
+  /**
+   * AdamW over weightDecayGroups (nanoGPT's configure_optimizers): options
+   * { weightDecay (0.1), lr (6e-4), betas ([0.9, 0.95]) } or positionally as nanoGPT's
+   * (weight_decay, learning_rate, betas).
+   */
+  configureOptimizers(opts?: { weightDecay?: number; lr?: number; betas?: [number, number] }): AdamW;
+  configureOptimizers(weightDecay: number, lr?: number, betas?: [number, number], deviceType?: 'cpu'): AdamW;
+  configureOptimizers(...rest: unknown[]): AdamW {
+    const { weightDecay = 0.1, lr = 6e-4, betas = [0.9, 0.95] } = callOptions<{ weightDecay?: number; lr?: number; betas?: [number, number] }>(
+      'GPT.configureOptimizers', rest, ['weightDecay', 'lr', 'betas', 'deviceType'], ['weightDecay', 'lr', 'betas'],
+      { deviceType: { torch: 'device_type', ok: (v) => v === undefined || v === 'cpu' } },
+    );
     return new AdamW(this.weightDecayGroups(weightDecay), { lr, betas });
   }
 }

@@ -6,10 +6,12 @@
 import { ArgumentError, StateDictError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fromGPTNeoX, fromHFGPT2, fromNanoGPT } from '../io/key-maps.js';
-import { GPT, type GPTConfig } from './gpt.js';
+import { checkOptions } from '../options.js';
+import { GPT, GPT_CONFIG_KEYS, type GPTConfig } from './gpt.js';
 
 /** The GPT architecture implied by a qkv-named state dict's shapes. */
 export function inferGPTConfig(sd: Record<string, Tensor>, opts: { nHead: number } & Partial<GPTConfig>): GPTConfig {
+  checkOptions(opts, GPT_CONFIG_KEYS, 'inferGPTConfig');
   const wte = sd['transformer.wte.weight'], wpe = sd['transformer.wpe.weight'];
   if (!wte || !wpe) throw new StateDictError('inferGPTConfig: transformer.wte.weight and transformer.wpe.weight are required');
   const layers = new Set(Object.keys(sd).map((k) => /^transformer\.h\.(\d+)\./.exec(k)?.[1]).filter((x): x is string => x !== undefined));

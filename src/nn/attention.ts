@@ -26,6 +26,9 @@
  * circuits `QK(h)` = W_Q W_Kᵀ and `OV(h)` = W_V W_O as factored C×C matrices (unscaled, as in
  * TransformerLens; the scores are x·QK·xᵀ/√D).
  *
+ * This file holds the module and its forward; the views are in attention-views.ts, the storage
+ * conversion in attention-storage.ts, the rotary embedding in rotary.ts.
+ *
  * Shape: x (B, T, C) → (B, T, C).
  * Example:
  *   const attn = new nn.Attention({ dim: 256, heads: 8, dimHead: 32 });
@@ -37,23 +40,28 @@ import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
-import { cat, stack } from '../ops/shape.js';
-import { eye } from '../tensor/creation.js';
+import { cat } from '../ops/shape.js';
 import { additiveMask, scaledDotProductAttention } from '../ops/attention.js';
 import { triangleMask } from '../ops/triangle.js';
-import { FactoredMatrix } from '../ops/factored-matrix.js';
-import { lowRankFactor } from '../ops/linalg.js';
+import type { FactoredMatrix } from '../ops/factored-matrix.js';
+import { checkOptions, checkBool, checkNumber, isOptionsObject } from '../options.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 import { Linear } from './linear.js';
 import { Dropout } from './activation.js';
 import { Sequential } from './container.js';
 import { HookPoint } from './hook-point.js';
-import { checkLayout, mergeHeads, perHeadWeights, splitHeads, type QKVLayout } from './qkv-layout.js';
+import { checkLayout, mergeHeads, splitHeads, type QKVLayout } from './qkv-layout.js';
+import { applyRotary, resolveRotary, type ResolvedRotary, type RotaryOptions } from './rotary.js';
+import {
+  ATTENTION_STORAGES, headViews, mergedQKWeight, ovCircuit, projectionBias, projectionWeight, qkCircuit, setWholeView, wholeView,
+  type AttentionHead, type AttentionStorage, type AttentionWeights, type QKVRole,
+} from './attention-views.js';
+import { copyAttentionWeights, type ConversionReport } from './attention-storage.js';
 import * as init from './init.js';
 
-export type AttentionStorage = 'fused' | 'separate' | 'merged-qk';
-export const ATTENTION_STORAGES: readonly AttentionStorage[] = ['fused', 'separate', 'merged-qk'];
+export { ATTENTION_STORAGES };
+export type { AttentionHead, AttentionStorage, ConversionReport };
 export type AttentionKeys = 'vit' | 'nanogpt';
 
 export interface AttentionOptions {
@@ -79,7 +87,7 @@ export interface AttentionOptions {
    * Rotary position embeddings (RoFormer; GPT-NeoX's rotate-half form) on the first `dims`
    * features of every q and k head (NeoX's rotary_pct · D), with frequency base `base` (10000).
    */
-  rotary?: { dims: number; base?: number } | null;
+  rotary?: RotaryOptions | null;
   /** Parameter names: vit-pytorch's (default) or nanoGPT's. */
   keys?: AttentionKeys;
   dtype?: DType;
@@ -100,31 +108,14 @@ export interface AttentionForwardOptions {
   mask?: Tensor | null;
 }
 
+const OPTION_KEYS = ['dim', 'heads', 'dimHead', 'storage', 'layout', 'qkvBias', 'outBias', 'dropout', 'causal', 'rotary', 'keys', 'dtype'] as const;
+
 const NAMES = {
   vit: { qkv: 'to_qkv', q: 'to_q', k: 'to_k', v: 'to_v', out: 'to_out', attnDrop: 'dropout', residDrop: null },
   nanogpt: { qkv: 'c_attn', q: 'c_q', k: 'c_k', v: 'c_v', out: 'c_proj', attnDrop: 'attn_dropout', residDrop: 'resid_dropout' },
 } as const;
 
-export interface ConversionReport {
-  /** True when the conversion reproduces the function to float32 rounding. */
-  exact: boolean;
-  /** Per head, for merged-qk → factored: the rank of W_QK and the relative Frobenius error of its best rank-D factorisation. */
-  heads: { rank: number; relativeError: number }[];
-  /** Largest per-head relative error (0 when exact). */
-  maxRelativeError: number;
-}
-
-/** One head's views (see Attention). */
-export interface AttentionHead {
-  W_Q: Tensor;
-  W_K: Tensor;
-  W_V: Tensor;
-  W_O: Tensor;
-  QK: FactoredMatrix;
-  OV: FactoredMatrix;
-}
-
-export class Attention extends Module {
+export class Attention extends Module implements AttentionWeights {
   readonly dim: number;
   readonly heads: number;
   readonly dimHead: number;
@@ -136,7 +127,7 @@ export class Attention extends Module {
   readonly causal: boolean;
   readonly keys: AttentionKeys;
   readonly dtype: DType;
-  readonly rotary: { dims: number; base: number } | null;
+  readonly rotary: ResolvedRotary | null;
   /** Set on a module returned by convert(): how faithful the conversion was. */
   conversionReport: ConversionReport | null = null;
 
@@ -149,7 +140,10 @@ export class Attention extends Module {
 
   constructor(opts: AttentionOptions) {
     super();
-    const { dim, heads = 8, dimHead = 64, storage = 'fused', layout = 'blocked', qkvBias = false, outBias = true, dropout = 0, causal = false, keys = 'vit', dtype = 'float32', rotary = null } = opts;
+    if (!isOptionsObject(opts)) throw new ArgumentError(`nn.Attention: takes one options object { dim, heads?, dimHead?, … }, got ${JSON.stringify(opts) ?? typeof opts}`);
+    const { dim, heads = 8, dimHead = 64, storage = 'fused', layout = 'blocked', qkvBias = false, outBias = true, dropout = 0, causal = false, keys = 'vit', dtype = 'float32', rotary = null } = checkOptions(opts, OPTION_KEYS, 'nn.Attention');
+    for (const [k, v] of [['qkvBias', qkvBias], ['outBias', outBias], ['causal', causal]] as const) checkBool(v, k, 'Attention');
+    checkNumber(dropout, 'dropout', 'Attention', 0, 1);
     for (const [k, v] of [['dim', dim], ['heads', heads], ['dimHead', dimHead]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`Attention: ${k} must be a positive integer, got ${v}`);
     }
@@ -166,15 +160,10 @@ export class Attention extends Module {
     this.causal = causal;
     this.keys = keys;
     this.dtype = dtype;
-    if (rotary) {
-      if (!Number.isInteger(rotary.dims) || rotary.dims <= 0 || rotary.dims % 2 !== 0 || rotary.dims > dimHead) {
-        throw new ArgumentError(`Attention: rotary.dims must be an even integer in [2, dimHead = ${dimHead}], got ${rotary.dims}`);
-      }
-      if (storage === 'merged-qk') {
-        throw new ArgumentError("Attention: 'merged-qk' storage cannot use rotary embeddings: the rotation depends on the positions of q and k, so W_Q W_Kᵀ cannot absorb it into one matrix");
-      }
+    this.rotary = rotary ? resolveRotary(rotary, dimHead, 'Attention') : null;
+    if (this.rotary && storage === 'merged-qk') {
+      throw new ArgumentError("Attention: 'merged-qk' storage cannot use rotary embeddings: the rotation depends on the positions of q and k, so W_Q W_Kᵀ cannot absorb it into one matrix");
     }
-    this.rotary = rotary ? { dims: rotary.dims, base: rotary.base ?? 10000 } : null;
     const C = dim, HD = heads * dimHead, n = NAMES[keys];
     if (storage === 'fused') {
       this.registerModule(n.qkv, new Linear(C, 3 * HD, { bias: qkvBias, dtype }));
@@ -214,8 +203,8 @@ export class Attention extends Module {
       draw(wq);
       draw(wk);
       const q = wq.view([H, D, C]).transpose(1, 2), k = wk.view([H, D, C]).transpose(1, 2); // (H, C, D)
-      this.param('W_QK').copy_(q.matmul(k.mT));
-      const qkb = this.paramOrNull('qk_bias');
+      const { W_QK, qk_bias: qkb } = this.mergedQK();
+      W_QK.copy_(q.matmul(k.mT));
       if (qkb) {
         const bq = Tensor.empty([H, D]);
         draw(bq);
@@ -224,16 +213,18 @@ export class Attention extends Module {
     });
   }
 
-  private param(name: string): Parameter {
-    return this._parameters.get(name)!;
+  /** @internal The fused projection ('qkv') or a separate one ('q', 'k', 'v'), as stored. */
+  projectionLinear(role: 'qkv' | QKVRole): Linear {
+    const m = this._modules.get(NAMES[this.keys][role]);
+    if (!(m instanceof Linear)) throw new ArgumentError(`Attention: no '${role}' projection in '${this.storage}' storage`);
+    return m;
   }
 
-  private paramOrNull(name: string): Parameter | null {
-    return this._parameters.get(name) ?? null;
-  }
-
-  private linear(role: 'qkv' | 'q' | 'k' | 'v'): Linear {
-    return this._modules.get(NAMES[this.keys][role]) as Linear;
+  /** @internal merged-qk storage: W_QK (H, C, C) and qk_bias (H, C) or null. */
+  mergedQK(): { W_QK: Parameter; qk_bias: Parameter | null } {
+    const W_QK = this._parameters.get('W_QK');
+    if (!W_QK) throw new ArgumentError(`Attention: W_QK is a parameter only in 'merged-qk' storage, not '${this.storage}'`);
+    return { W_QK, qk_bias: this._parameters.get('qk_bias') ?? null };
   }
 
   /** The output projection Linear (H·D → C). */
@@ -255,6 +246,7 @@ export class Attention extends Module {
   // Forward
 
   override forward(x: Tensor, opts: AttentionForwardOptions = {}): Tensor {
+    checkOptions(opts, ['cache', 'mask'], 'Attention.forward');
     if (x.ndim !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError(`Attention: expected input (B, T, ${this.dim}), got ${fmtShape(x.shape)}`);
     }
@@ -266,16 +258,16 @@ export class Attention extends Module {
     let q: Tensor, k: Tensor, v: Tensor;
     let keyBias: Tensor | null = null;
     if (this.storage === 'merged-qk') {
-      q = x.unsqueeze(1).matmul(this.param('W_QK')); // (B, H, T, C): queries mapped into key space
+      q = x.unsqueeze(1).matmul(this.mergedQK().W_QK); // (B, H, T, C): queries mapped into key space
       k = x.unsqueeze(1); // (B, 1, T, C): the keys are the inputs
-      v = hooked(this.hook_v, toHeads(this.linear('v').forward(x)));
+      v = hooked(this.hook_v, toHeads(this.projectionLinear('v').forward(x)));
     } else {
-      if (this.storage === 'fused') [q, k, v] = splitHeads(this.linear('qkv').forward(x), H, this.layout);
-      else [q, k, v] = (['q', 'k', 'v'] as const).map((r) => toHeads(this.linear(r).forward(x)));
+      if (this.storage === 'fused') [q, k, v] = splitHeads(this.projectionLinear('qkv').forward(x), H, this.layout);
+      else [q, k, v] = (['q', 'k', 'v'] as const).map((r) => toHeads(this.projectionLinear(r).forward(x)));
       if (this.rotary) {
         const past = opts.cache?.k ? opts.cache.k.shape[2] : 0;
-        q = this.rotate(q, past);
-        k = this.rotate(k, past);
+        q = applyRotary(q, past, this.rotary);
+        k = applyRotary(k, past, this.rotary);
       }
       q = hooked(this.hook_q, q);
       k = hooked(this.hook_k, k);
@@ -291,9 +283,10 @@ export class Attention extends Module {
       c.v = v;
     }
     const S = k.shape[k.ndim - 2];
-    if (this.storage === 'merged-qk' && this.paramOrNull('qk_bias')) {
+    const qkBias = this.storage === 'merged-qk' ? this.mergedQK().qk_bias : null;
+    if (qkBias) {
       // x_j · u_h / √D for every key j: (B, 1, S, C) @ (H, C, 1) → (B, H, S, 1) → (B, H, 1, S)
-      keyBias = k.matmul(this.param('qk_bias').unsqueeze(-1)).transpose(-1, -2).mul(1 / Math.sqrt(D));
+      keyBias = k.matmul(qkBias.unsqueeze(-1)).transpose(-1, -2).mul(1 / Math.sqrt(D));
     }
     let mask: Tensor | null = opts.mask ? additiveMask(opts.mask, true, x.dtype) : null;
     if (this.causal) {
@@ -316,124 +309,46 @@ export class Attention extends Module {
     }
     z = hooked(this.hook_z, z);
     const y = this.outProj.forward(mergeHeads(z)); // (B, T, H·D) → (B, T, C)
-    return (this.residDropout.forward as (t: Tensor) => Tensor)(y);
-  }
-
-  /**
-   * Rotary embedding of x (B, H, T, D) at positions past … past+T−1, GPT-NeoX's form: with
-   * θ_j = base^(−2j/R) and the first R features split in halves (x₁, x₂),
-   * x ↦ (x₁ cos − x₂ sin, x₂ cos + x₁ sin) per position; features R… pass through.
-   */
-  private rotate(x: Tensor, past: number): Tensor {
-    const { dims: R, base } = this.rotary!;
-    const T = x.shape[2], D = x.shape[3];
-    const table = new Float64Array(T * R * 2);
-    for (let t = 0; t < T; t++) {
-      for (let j = 0; j < R / 2; j++) {
-        const angle = (past + t) * Math.pow(base, (-2 * j) / R);
-        for (const half of [0, R / 2]) {
-          table[t * R + j + half] = Math.cos(angle);
-          table[T * R + t * R + j + half] = Math.sin(angle);
-        }
-      }
-    }
-    const trig = Tensor.fromTypedArray(table, [2, T, R], 'float64').to(x.dtype);
-    const cos = trig.select(0, 0), sin = trig.select(0, 1); // (T, R)
-    const xr = x.narrow(-1, 0, R);
-    const rotated = cat([xr.narrow(-1, R / 2, R / 2).neg(), xr.narrow(-1, 0, R / 2)], -1); // rotate_half
-    const out = xr.mul(cos).add(rotated.mul(sin));
-    return R === D ? out : cat([out, x.narrow(-1, R, D - R)], -1);
+    return this.residDropout.forward(y);
   }
 
   // -------------------------------------------------------------------------------------------
   // Views (read and write through to the storage)
 
-  private noQK(name: string): never {
-    throw new ArgumentError(`Attention: ${name} is not stored in 'merged-qk' storage (it keeps W_QK = W_Q W_Kᵀ per head); use attn.QK(h), attn.W_QK, or attn.convert('separate')`);
-  }
-
-  private projection(role: 'q' | 'k' | 'v'): Tensor {
-    const H = this.heads, D = this.dimHead, C = this.dim;
-    if (this.storage === 'fused') return perHeadWeights(this.linear('qkv').weight, H, this.layout)[['q', 'k', 'v'].indexOf(role)];
-    if (this.storage === 'merged-qk' && role !== 'v') this.noQK(`W_${role.toUpperCase()}`);
-    return this.linear(role).weight.view([H, D, C]).transpose(1, 2); // (H, C, D)
-  }
-
-  private projectionBias(role: 'q' | 'k' | 'v'): Tensor | null {
-    if (!this.qkvBias) return null;
-    const H = this.heads, D = this.dimHead;
-    if (this.storage === 'fused') {
-      const b = this.linear('qkv').bias!;
-      const j = ['q', 'k', 'v'].indexOf(role);
-      return this.layout === 'blocked' ? b.view([3, H, D]).select(0, j) : b.view([H, 3, D]).select(1, j);
-    }
-    if (this.storage === 'merged-qk' && role !== 'v') this.noQK(`b_${role.toUpperCase()}`);
-    return this.linear(role).bias!.view([H, D]);
-  }
-
-  private write(view: Tensor, value: Tensor, name: string): void {
-    if (value.shape.join() !== view.shape.join()) {
-      throw new ShapeError(`Attention: ${name} has shape ${fmtShape(view.shape)}; cannot assign a tensor of shape ${fmtShape(value.shape)}`);
-    }
-    noGrad(() => view.copy_(value));
-  }
-
   /** (H, C, D): q_h = x @ W_Q[h]. */
-  get W_Q(): Tensor { return this.projection('q'); }
-  set W_Q(v: Tensor) { this.write(noGrad(() => this.projection('q')), v, 'W_Q'); }
+  get W_Q(): Tensor { return projectionWeight(this, 'q'); }
+  set W_Q(v: Tensor) { setWholeView(this, 'W_Q', v); }
   /** (H, C, D). */
-  get W_K(): Tensor { return this.projection('k'); }
-  set W_K(v: Tensor) { this.write(noGrad(() => this.projection('k')), v, 'W_K'); }
+  get W_K(): Tensor { return projectionWeight(this, 'k'); }
+  set W_K(v: Tensor) { setWholeView(this, 'W_K', v); }
   /** (H, C, D). */
-  get W_V(): Tensor { return this.projection('v'); }
-  set W_V(v: Tensor) { this.write(noGrad(() => this.projection('v')), v, 'W_V'); }
+  get W_V(): Tensor { return projectionWeight(this, 'v'); }
+  set W_V(v: Tensor) { setWholeView(this, 'W_V', v); }
   /** (H, D, C): the output projection's slice for each head; y = Σ_h z_h @ W_O[h] + b_O. */
-  get W_O(): Tensor { return this.outProj.weight.view([this.dim, this.heads, this.dimHead]).permute([1, 2, 0]); }
-  set W_O(v: Tensor) { this.write(noGrad(() => this.W_O), v, 'W_O'); }
+  get W_O(): Tensor { return wholeView(this, 'W_O'); }
+  set W_O(v: Tensor) { setWholeView(this, 'W_O', v); }
   /** (H, D) or null. */
-  get b_Q(): Tensor | null { return this.projectionBias('q'); }
-  get b_K(): Tensor | null { return this.projectionBias('k'); }
-  get b_V(): Tensor | null { return this.projectionBias('v'); }
+  get b_Q(): Tensor | null { return projectionBias(this, 'q'); }
+  get b_K(): Tensor | null { return projectionBias(this, 'k'); }
+  get b_V(): Tensor | null { return projectionBias(this, 'v'); }
   /** (C) or null. */
   get b_O(): Tensor | null { return this.outProj.bias; }
   /** (H, C, C), merged-qk only. */
-  get W_QK(): Tensor {
-    if (this.storage !== 'merged-qk') throw new ArgumentError(`Attention: W_QK is a parameter only in 'merged-qk' storage; use attn.QK(h).AB to materialise it from '${this.storage}'`);
-    return this.param('W_QK');
-  }
+  get W_QK(): Tensor { return mergedQKWeight(this); }
 
   /** The views of head h, each (C, D) or (D, C), reading and writing through. */
   head(h: number): AttentionHead {
-    if (!Number.isInteger(h) || h < 0 || h >= this.heads) throw new ArgumentError(`Attention.head: head ${h} is out of range for ${this.heads} heads`);
-    const attn = this;
-    const view = (name: 'W_Q' | 'W_K' | 'W_V' | 'W_O') => ({
-      get: () => attn[name].select(0, h),
-      set: (v: Tensor) => attn.write(noGrad(() => attn[name].select(0, h)), v, `head(${h}).${name}`),
-      enumerable: true,
-    });
-    const out = {} as AttentionHead;
-    for (const n of ['W_Q', 'W_K', 'W_V', 'W_O'] as const) Object.defineProperty(out, n, view(n));
-    Object.defineProperty(out, 'QK', { get: () => attn.QK(h), enumerable: true });
-    Object.defineProperty(out, 'OV', { get: () => attn.OV(h), enumerable: true });
-    return out;
+    return headViews(this, h);
   }
 
   /** The QK circuit W_Q W_Kᵀ (C, C) of head h — or of every head (H, C, C) — kept factored. */
   QK(h?: number): FactoredMatrix {
-    if (this.storage === 'merged-qk') {
-      const w = h === undefined ? this.W_QK : this.W_QK.select(0, h);
-      return new FactoredMatrix(w, eye(this.dim, this.dim, { dtype: w.dtype }));
-    }
-    const q = h === undefined ? this.W_Q : this.W_Q.select(0, h);
-    const k = h === undefined ? this.W_K : this.W_K.select(0, h);
-    return new FactoredMatrix(q, k.mT);
+    return qkCircuit(this, h);
   }
 
   /** The OV circuit W_V W_O (C, C) of head h — or of every head (H, C, C) — kept factored. */
   OV(h?: number): FactoredMatrix {
-    const v = h === undefined ? this.W_V : this.W_V.select(0, h);
-    const o = h === undefined ? this.W_O : this.W_O.select(0, h);
-    return new FactoredMatrix(v, o);
+    return ovCircuit(this, h);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -445,61 +360,14 @@ export class Attention extends Module {
    * each W_QK (exact when its rank ≤ D), reported in `conversionReport` of the result.
    */
   convert(storage: AttentionStorage, opts: { layout?: QKVLayout } = {}): Attention {
+    checkOptions(opts, ['layout'], 'Attention.convert');
     const target = new Attention({
       dim: this.dim, heads: this.heads, dimHead: this.dimHead, storage, layout: opts.layout ?? this.layout,
       qkvBias: this.qkvBias, outBias: this.outBias, dropout: this.dropoutP, causal: this.causal, keys: this.keys, dtype: this.dtype,
       rotary: this.rotary,
     });
     target.train(this.training);
-    const report: ConversionReport = { exact: true, heads: [], maxRelativeError: 0 };
-    noGrad(() => {
-      target.outProj.weight.copy_(this.outProj.weight);
-      if (this.outProj.bias) target.outProj.bias!.copy_(this.outProj.bias);
-      target.W_V.copy_(this.W_V);
-      if (this.qkvBias) target.projectionBias('v')!.copy_(this.projectionBias('v')!);
-      if (storage !== 'merged-qk' && this.storage !== 'merged-qk') {
-        target.W_Q.copy_(this.W_Q);
-        target.W_K.copy_(this.W_K);
-        if (this.qkvBias) {
-          target.projectionBias('q')!.copy_(this.projectionBias('q')!);
-          target.projectionBias('k')!.copy_(this.projectionBias('k')!);
-        }
-      } else if (storage === 'merged-qk' && this.storage !== 'merged-qk') {
-        const q = this.W_Q.to('float64'), k = this.W_K.to('float64');
-        target.param('W_QK').copy_(q.matmul(k.mT));
-        // (x W_Q + b_Q)(x W_K + b_K)ᵀ = x W_QK xᵀ + b_Q·(x W_K)ᵀ + terms constant per query (which softmax ignores).
-        if (this.qkvBias) target.param('qk_bias').copy_(k.matmul(this.projectionBias('q')!.to('float64').unsqueeze(-1)).squeeze(-1));
-      } else if (storage === 'merged-qk') {
-        target.param('W_QK').copy_(this.param('W_QK'));
-        if (this.qkvBias) target.param('qk_bias').copy_(this.param('qk_bias'));
-      } else {
-        const wq: Tensor[] = [], wk: Tensor[] = [], bq: Tensor[] = [];
-        for (let h = 0; h < this.heads; h++) {
-          const f = lowRankFactor(this.param('W_QK').select(0, h).to('float64'), this.dimHead);
-          const rank = f.singularValues.toFlat().filter((s) => s > this.dim * 1.2e-7 * f.singularValues.toFlat()[0]).length;
-          report.heads.push({ rank, relativeError: f.relativeError });
-          wq.push(f.left); // (C, D)
-          wk.push(f.right.t()); // (C, D)
-          if (this.qkvBias) {
-            // b_Q with W_K b_Q = u (least squares; b_K = 0 is softmax-invariant): b_Q = pinv(W_K) u.
-            const u = this.param('qk_bias').select(0, h).to('float64');
-            const kk = f.right.t();
-            const gram = kk.t().matmul(kk); // (D, D) = S_D (diagonal)
-            const diag = Array.from(gram.toFlat()).filter((_, i) => i % (this.dimHead + 1) === 0);
-            const inv = Tensor.fromTypedArray(Float64Array.from(diag, (g) => (g > 0 ? 1 / g : 0)), [this.dimHead], 'float64');
-            bq.push(kk.t().matmul(u.unsqueeze(-1)).squeeze(-1).mul(inv));
-          }
-        }
-        target.W_Q.copy_(stack(wq));
-        target.W_K.copy_(stack(wk));
-        if (this.qkvBias) {
-          target.projectionBias('q')!.copy_(stack(bq));
-          target.projectionBias('k')!.zero_();
-        }
-        report.maxRelativeError = Math.max(0, ...report.heads.map((r) => r.relativeError));
-        report.exact = report.heads.every((r) => r.rank <= this.dimHead);
-      }
-    });
+    const report = copyAttentionWeights(this, target);
     target.conversionReport = report;
     return target;
   }

@@ -5,7 +5,7 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { Parameter } from './parameter.js';
-import { Module } from './module.js';
+import { Module, wrapModule } from './module.js';
 
 export function deepCopy<T>(value: T, memo = new Map<unknown, unknown>()): T {
   if (value === null || typeof value !== 'object') return value;
@@ -33,12 +33,16 @@ export function deepCopy<T>(value: T, memo = new Map<unknown, unknown>()): T {
     for (const v of value) a.push(deepCopy(v, memo));
     return a as T;
   } else if (value instanceof Module || Object.getPrototypeOf(value) === Object.prototype) {
-    const o = Object.create(Object.getPrototypeOf(value));
+    // A module copy is wrapped in the registering proxy like any module; its properties are
+    // defined on the object behind it, then its accessors are pointed at its own registries.
+    const raw = Object.create(Object.getPrototypeOf(value));
+    const o = value instanceof Module ? wrapModule(raw as Module) : raw;
     memo.set(value, o);
     for (const [key, desc] of Object.entries(Object.getOwnPropertyDescriptors(value))) {
       if ('value' in desc) desc.value = deepCopy(desc.value, memo);
-      Object.defineProperty(o, key, desc); // accessors read through `this`, so they serve the copy
+      Object.defineProperty(raw, key, desc);
     }
+    if (o instanceof Module) o.relinkAccessors();
     return o as T;
   } else {
     return value; // generators, typed arrays held by tensors' storage (copied above), …

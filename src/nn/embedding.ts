@@ -1,4 +1,5 @@
 /** Embedding: a lookup table of vectors. */
+import { DEVICE, callOptions, checkCount, onlyFalse, onlyNull } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
@@ -15,7 +16,9 @@ export interface EmbeddingOptions {
 }
 
 /**
- * Args: numEmbeddings (V), embeddingDim (E); `paddingIdx`.
+ * Args: numEmbeddings (V), embeddingDim (E); `paddingIdx` — as an option or positionally, as
+ * PyTorch's `Embedding(10, 3, 0)`: `new nn.Embedding(10, 3, 0)`. PyTorch's max_norm,
+ * scale_grad_by_freq and sparse are not implemented (refused unless left at their defaults).
  * Parameters: weight (V, E) ~ N(0, 1), the paddingIdx row zero.
  * Shape: integer (*) → (*, E)
  */
@@ -23,10 +26,23 @@ export class Embedding extends Module {
   declare weight: Parameter;
   readonly paddingIdx: number | null;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: EmbeddingOptions = {}) {
+  constructor(numEmbeddings: number, embeddingDim: number, opts?: EmbeddingOptions);
+  constructor(numEmbeddings: number, embeddingDim: number, paddingIdx: number | null, opts?: EmbeddingOptions);
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, ...rest: unknown[]) {
     super();
+    const where = 'nn.Embedding';
+    const opts = callOptions<EmbeddingOptions>(where, rest, ['paddingIdx', 'maxNorm', 'normType', 'scaleGradByFreq', 'sparse'], ['paddingIdx', 'dtype'], {
+      maxNorm: onlyNull('max_norm', 'renormalising looked-up rows is not implemented'),
+      normType: { torch: 'norm_type', ok: (v) => v === undefined || v === 2 },
+      scaleGradByFreq: onlyFalse('scale_grad_by_freq'),
+      sparse: onlyFalse('sparse', 'gradients are dense'),
+      device: DEVICE,
+    });
+    checkCount(numEmbeddings, 'numEmbeddings', where, false);
+    checkCount(embeddingDim, 'embeddingDim', where, false);
     let pad = opts.paddingIdx ?? null;
     if (pad !== null) {
+      if (typeof pad !== 'number' || !Number.isInteger(pad)) throw new ArgumentError(`Embedding: paddingIdx must be an integer or null, got ${JSON.stringify(pad)}`);
       if (pad >= numEmbeddings || pad < -numEmbeddings) {
         throw new ArgumentError(`Embedding: paddingIdx ${pad} must be within num_embeddings (${numEmbeddings})`);
       }

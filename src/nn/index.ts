@@ -1,8 +1,8 @@
 /**
  * nn: modules with PyTorch's parameter names, defaults and init. `import { nn } from 'qkv'`.
  */
-export { Module } from './module.js';
-export type { LoadResult } from './module.js';
+export { Module, RemovableHandle } from './module.js';
+export type { LoadResult, RegisterBufferOptions, ForwardHook, ForwardPreHook, HookOptions } from './module.js';
 export { Parameter } from './parameter.js';
 export { Linear, Identity } from './linear.js';
 export { Embedding } from './embedding.js';
@@ -18,7 +18,7 @@ export type { TransformerEncoderLayerOptions, EncoderForwardOptions } from './tr
 export { Attention, ATTENTION_STORAGES } from './attention.js';
 export type { AttentionOptions, AttentionStorage, AttentionCache, AttentionForwardOptions, AttentionHead, ConversionReport } from './attention.js';
 export { HookPoint } from './hook-point.js';
-export { splitHeads, packHeads, mergeHeads, convertPackedLayout, perHeadWeights, fromConv1D, toConv1D, QKV_LAYOUTS } from './qkv-layout.js';
+export { splitHeads, packHeads, mergeHeads, convertPackedLayout, perHeadWeights, splitPacked, fromConv1D, toConv1D, QKV_LAYOUTS } from './qkv-layout.js';
 export type { QKVLayout } from './qkv-layout.js';
 export { deepCopy } from './copy.js';
 export { saveModule, loadModule, findTies } from './serialization.js';

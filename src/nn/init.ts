@@ -3,12 +3,31 @@
  *
  * fan_in = shape[1]·receptive, fan_out = shape[0]·receptive, receptive = Π shape[2:];
  * a tensor with fewer than 2 dims has no fans. All functions run without recording a graph.
+ *
+ * The optional arguments go positionally in PyTorch's order or in an options object, as
+ * PyTorch's keywords: `kaimingUniform_(w, Math.sqrt(5))` = `kaimingUniform_(w, { a: Math.sqrt(5) })`,
+ * `normal_(w, { std: 0.02 })` = `normal_(w, 0, 0.02)`.
  */
+import { callOptions, checkNumber } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defaultGenerator, type Generator } from '../tensor/random.js';
 import { erf } from '../math.js';
+
+/** Resolves positional-or-options arguments and checks the numeric ones. */
+function args<T extends object>(where: string, rest: unknown[], names: readonly string[], numeric: readonly string[]): T {
+  const o = callOptions<Record<string, unknown>>(`init.${where}`, rest, names, names);
+  for (const k of numeric) checkNumber(o[k], k, `init.${where}`);
+  if (o.generator !== undefined && !(o.generator instanceof Object && typeof (o.generator as Generator).nextDouble === 'function')) {
+    throw new ArgumentError(`init.${where}: generator must be a Generator, got ${JSON.stringify(o.generator) ?? typeof o.generator}`);
+  }
+  return o as T;
+}
+
+function checkTensor(t: unknown, where: string): void {
+  if (!(t instanceof Tensor)) throw new ArgumentError(`init.${where}: expected a tensor to fill, got ${t === null ? 'null' : typeof t}`);
+}
 
 export type Nonlinearity =
   | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'
@@ -44,15 +63,28 @@ function fan(t: Tensor, mode: 'fan_in' | 'fan_out'): number {
   return mode === 'fan_in' ? fi : fo;
 }
 
-export function uniform_(t: Tensor, a = 0, b = 1, generator?: Generator): Tensor {
+/** U(a, b). */
+export function uniform_(t: Tensor, a?: number, b?: number, generator?: Generator): Tensor;
+export function uniform_(t: Tensor, opts: { a?: number; b?: number; generator?: Generator }): Tensor;
+export function uniform_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'uniform_');
+  const { a = 0, b = 1, generator } = args<{ a?: number; b?: number; generator?: Generator }>('uniform_', rest, ['a', 'b', 'generator'], ['a', 'b']);
   return noGrad(() => t.uniform_(a, b, generator));
 }
 
-export function normal_(t: Tensor, mean = 0, std = 1, generator?: Generator): Tensor {
+/** N(mean, std²). */
+export function normal_(t: Tensor, mean?: number, std?: number, generator?: Generator): Tensor;
+export function normal_(t: Tensor, opts: { mean?: number; std?: number; generator?: Generator }): Tensor;
+export function normal_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'normal_');
+  const { mean = 0, std = 1, generator } = args<{ mean?: number; std?: number; generator?: Generator }>('normal_', rest, ['mean', 'std', 'generator'], ['mean', 'std']);
   return noGrad(() => t.normal_(mean, std, generator));
 }
 
 export function constant_(t: Tensor, value: number): Tensor {
+  checkTensor(t, 'constant_');
+  checkNumber(value, 'value', 'init.constant_');
+  if (value === undefined) throw new ArgumentError('init.constant_: value is required');
   return noGrad(() => t.fill_(value));
 }
 
@@ -65,14 +97,22 @@ export function ones_(t: Tensor): Tensor {
 }
 
 /** U(−b, b) with b = gain·√(6 / (fan_in + fan_out)) (Glorot & Bengio 2010). */
-export function xavierUniform_(t: Tensor, gain = 1, generator?: Generator): Tensor {
+export function xavierUniform_(t: Tensor, gain?: number, generator?: Generator): Tensor;
+export function xavierUniform_(t: Tensor, opts: { gain?: number; generator?: Generator }): Tensor;
+export function xavierUniform_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'xavierUniform_');
+  const { gain = 1, generator } = args<{ gain?: number; generator?: Generator }>('xavierUniform_', rest, ['gain', 'generator'], ['gain']);
   const [fi, fo] = calculateFanInAndFanOut(t);
   const bound = gain * Math.sqrt(6 / (fi + fo));
   return uniform_(t, -bound, bound, generator);
 }
 
 /** N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out)). */
-export function xavierNormal_(t: Tensor, gain = 1, generator?: Generator): Tensor {
+export function xavierNormal_(t: Tensor, gain?: number, generator?: Generator): Tensor;
+export function xavierNormal_(t: Tensor, opts: { gain?: number; generator?: Generator }): Tensor;
+export function xavierNormal_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'xavierNormal_');
+  const { gain = 1, generator } = args<{ gain?: number; generator?: Generator }>('xavierNormal_', rest, ['gain', 'generator'], ['gain']);
   const [fi, fo] = calculateFanInAndFanOut(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fi + fo)), generator);
 }
@@ -85,20 +125,32 @@ export interface KaimingOptions {
   generator?: Generator;
 }
 
+function kaimingArgs(where: string, rest: unknown[]): KaimingOptions {
+  const o = args<KaimingOptions>(where, rest, ['a', 'mode', 'nonlinearity', 'generator'], ['a']);
+  if (o.mode !== undefined && o.mode !== 'fan_in' && o.mode !== 'fan_out') throw new ArgumentError(`init.${where}: mode must be 'fan_in' or 'fan_out', got ${JSON.stringify(o.mode)}`);
+  return o;
+}
+
 /**
  * U(−b, b) with b = gain·√(3 / fan) (He et al. 2015). nn.Linear uses a = √5, which makes
  * b = 1/√fan_in.
  */
-export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
-  const { a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', generator } = opts;
+export function kaimingUniform_(t: Tensor, opts?: KaimingOptions): Tensor;
+export function kaimingUniform_(t: Tensor, a: number, mode?: 'fan_in' | 'fan_out', nonlinearity?: Nonlinearity, generator?: Generator): Tensor;
+export function kaimingUniform_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'kaimingUniform_');
+  const { a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', generator } = kaimingArgs('kaimingUniform_', rest);
   const std = calculateGain(nonlinearity, a) / Math.sqrt(fan(t, mode));
   const bound = Math.sqrt(3) * std;
   return uniform_(t, -bound, bound, generator);
 }
 
 /** N(0, σ²) with σ = gain / √fan. */
-export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
-  const { a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', generator } = opts;
+export function kaimingNormal_(t: Tensor, opts?: KaimingOptions): Tensor;
+export function kaimingNormal_(t: Tensor, a: number, mode?: 'fan_in' | 'fan_out', nonlinearity?: Nonlinearity, generator?: Generator): Tensor;
+export function kaimingNormal_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'kaimingNormal_');
+  const { a = 0, mode = 'fan_in', nonlinearity = 'leaky_relu', generator } = kaimingArgs('kaimingNormal_', rest);
   return normal_(t, 0, calculateGain(nonlinearity, a) / Math.sqrt(fan(t, mode)), generator);
 }
 
@@ -108,7 +160,13 @@ const Phi = (x: number): number => 0.5 * (1 + erf(x / Math.SQRT2));
  * N(mean, std²) truncated to [a, b] (absolute bounds, as in PyTorch): rejection when the
  * interval holds a fair share of the mass, inverse CDF by bisection otherwise.
  */
-export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2, generator?: Generator): Tensor {
+export function truncNormal_(t: Tensor, mean?: number, std?: number, a?: number, b?: number, generator?: Generator): Tensor;
+export function truncNormal_(t: Tensor, opts: { mean?: number; std?: number; a?: number; b?: number; generator?: Generator }): Tensor;
+export function truncNormal_(t: Tensor, ...rest: unknown[]): Tensor {
+  checkTensor(t, 'truncNormal_');
+  const { mean = 0, std = 1, a = -2, b = 2, generator } = args<{ mean?: number; std?: number; a?: number; b?: number; generator?: Generator }>(
+    'truncNormal_', rest, ['mean', 'std', 'a', 'b', 'generator'], ['mean', 'std', 'a', 'b'],
+  );
   if (!(a < b)) throw new ArgumentError(`truncNormal_: need a < b, got a=${a}, b=${b}`);
   const g = generator ?? defaultGenerator;
   const lo = (a - mean) / std, hi = (b - mean) / std;

@@ -1,4 +1,5 @@
 /** Linear and Identity. */
+import { DEVICE, callOptions, checkBool, checkCount } from '../options.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
 import { linear } from '../ops/matmul.js';
@@ -7,6 +8,7 @@ import { Parameter } from './parameter.js';
 import * as init from './init.js';
 
 export interface LinearOptions {
+  /** Learn an additive bias. Default true. */
   bias?: boolean;
   dtype?: DType;
 }
@@ -14,7 +16,8 @@ export interface LinearOptions {
 /**
  * y = x Wᵀ + b.
  *
- * Args: inFeatures, outFeatures; `bias` (default true).
+ * Args: inFeatures, outFeatures; `bias` (default true) — as an option or positionally, as
+ * PyTorch's `Linear(3, 4, False)`: `new nn.Linear(3, 4, false)`.
  * Parameters: weight (out, in) ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5);
  *             bias (out) ~ U(−1/√in, 1/√in).
  * Shape: (…, in) → (…, out)
@@ -24,11 +27,17 @@ export class Linear extends Module {
   declare weight: Parameter;
   declare bias: Parameter | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+  constructor(inFeatures: number, outFeatures: number, opts?: LinearOptions);
+  constructor(inFeatures: number, outFeatures: number, bias: boolean, opts?: LinearOptions);
+  constructor(readonly inFeatures: number, readonly outFeatures: number, ...rest: unknown[]) {
     super();
-    const dtype = opts.dtype ?? 'float32';
+    const where = 'nn.Linear';
+    const { bias = true, dtype = 'float32' } = callOptions<LinearOptions>(where, rest, ['bias'], ['bias', 'dtype'], { device: DEVICE });
+    checkCount(inFeatures, 'inFeatures', where, false);
+    checkCount(outFeatures, 'outFeatures', where, false);
+    checkBool(bias, 'bias', where);
     this.registerParameter('weight', new Parameter(Tensor.empty([outFeatures, inFeatures], dtype)));
-    this.registerParameter('bias', (opts.bias ?? true) ? new Parameter(Tensor.empty([outFeatures], dtype)) : null);
+    this.registerParameter('bias', bias ? new Parameter(Tensor.empty([outFeatures], dtype)) : null);
     this.resetParameters();
   }
 

@@ -1,4 +1,5 @@
 /** MultiheadAttention with PyTorch's packed parameters, init, masks and return values. */
+import { DEVICE, callOptions, checkBool, checkNumber, onlyFalse } from '../options.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
@@ -8,6 +9,7 @@ import { linear } from '../ops/matmul.js';
 import { Module } from './module.js';
 import { Parameter } from './parameter.js';
 import { Linear } from './linear.js';
+import { mergeHeads, splitPacked } from './qkv-layout.js';
 import * as init from './init.js';
 
 export interface MultiheadAttentionOptions {
@@ -50,6 +52,11 @@ export interface MultiheadAttentionForwardOptions {
  * Shape: query (L, B, E) [batchFirst: (B, L, E)] or unbatched (L, E); key (S, B, kdim);
  * value (S, B, vdim) → output like query; weights (B, L, S), or (B, H, L, S) per head.
  *
+ * The optional arguments go in an options object or positionally in PyTorch's order (dropout,
+ * bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first); add_bias_kv and add_zero_attn are
+ * not implemented (refused when true). forward takes { keyPaddingMask, needWeights, attnMask,
+ * averageAttnWeights, isCausal } or the same positionally after query, key, value.
+ *
  * Example:
  *   const mha = new nn.MultiheadAttention(64, 8, { batchFirst: true });
  *   const [out, w] = mha.forward(x, x, x, { attnMask: causal });
@@ -67,10 +74,26 @@ export class MultiheadAttention extends Module {
   readonly dropout: number;
   readonly batchFirst: boolean;
 
-  constructor(readonly embedDim: number, readonly numHeads: number, opts: MultiheadAttentionOptions = {}) {
+  constructor(embedDim: number, numHeads: number, opts?: MultiheadAttentionOptions);
+  constructor(embedDim: number, numHeads: number, dropout: number, bias?: boolean, addBiasKv?: false, addZeroAttn?: false, kdim?: number | null, vdim?: number | null, batchFirst?: boolean, opts?: MultiheadAttentionOptions);
+  constructor(readonly embedDim: number, readonly numHeads: number, ...rest: unknown[]) {
     super();
-    if (!Number.isInteger(embedDim / numHeads) || embedDim <= 0 || numHeads <= 0) {
+    const where = 'nn.MultiheadAttention';
+    const opts = callOptions<MultiheadAttentionOptions>(where, rest, ['dropout', 'bias', 'addBiasKv', 'addZeroAttn', 'kdim', 'vdim', 'batchFirst'],
+      ['dropout', 'bias', 'batchFirst', 'kdim', 'vdim', 'dtype'], {
+        addBiasKv: onlyFalse('add_bias_kv', 'learned key/value bias rows are not implemented'),
+        addZeroAttn: onlyFalse('add_zero_attn', 'the extra zero key/value is not implemented'),
+        device: DEVICE,
+      });
+    if (!Number.isInteger(embedDim) || !Number.isInteger(numHeads) || !Number.isInteger(embedDim / numHeads) || embedDim <= 0 || numHeads <= 0) {
       throw new ArgumentError(`MultiheadAttention: embed_dim ${embedDim} must be divisible by num_heads ${numHeads}`);
+    }
+    checkNumber(opts.dropout, 'dropout', where, 0, 1);
+    checkBool(opts.bias, 'bias', where);
+    checkBool(opts.batchFirst, 'batchFirst', where);
+    for (const k of ['kdim', 'vdim'] as const) {
+      const d = opts[k];
+      if (d !== undefined && d !== null && !(Number.isInteger(d) && d > 0)) throw new ArgumentError(`${where}: ${k} must be a positive integer or null, got ${JSON.stringify(d)}`);
     }
     this.headDim = embedDim / numHeads;
     this.kdim = opts.kdim ?? embedDim;
@@ -104,13 +127,25 @@ export class MultiheadAttention extends Module {
     if (this.out_proj.bias) init.zeros_(this.out_proj.bias);
   }
 
-  /** The three projection weights as (E, ·) views: rows [0,E), [E,2E), [2E,3E) of the packed matrix. */
+  /**
+   * The three projection weights as (E, ·) views: rows [0,E), [E,2E), [2E,3E) of the packed
+   * matrix (the 'blocked' layout of qkv-layout.ts), or the separate weights with kdim/vdim.
+   */
   projectionWeights(): [Tensor, Tensor, Tensor] {
-    if (this.in_proj_weight) return this.in_proj_weight.chunk(3, 0) as [Tensor, Tensor, Tensor];
+    if (this.in_proj_weight) return splitPacked(this.in_proj_weight, this.numHeads, 'blocked');
     return [this.q_proj_weight!, this.k_proj_weight!, this.v_proj_weight!];
   }
 
-  override forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+  /** The three projection biases (E) as views of in_proj_bias (blocked), or nulls without bias. */
+  projectionBiases(): [Tensor, Tensor, Tensor] | [null, null, null] {
+    return this.in_proj_bias ? splitPacked(this.in_proj_bias, this.numHeads, 'blocked') : [null, null, null];
+  }
+
+  override forward(query: Tensor, key: Tensor, value: Tensor, opts?: MultiheadAttentionForwardOptions): [Tensor, Tensor | null];
+  override forward(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor | null, needWeights?: boolean, attnMask?: Tensor | null, averageAttnWeights?: boolean, isCausal?: boolean): [Tensor, Tensor | null];
+  override forward(query: Tensor, key: Tensor, value: Tensor, ...rest: unknown[]): [Tensor, Tensor | null] {
+    const opts = callOptions<MultiheadAttentionForwardOptions>('MultiheadAttention.forward', rest,
+      ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'], ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal']);
     const { needWeights = true, averageAttnWeights = true, isCausal = false } = opts;
     const E = this.embedDim, H = this.numHeads, D = this.headDim;
     const batched = query.ndim === 3;
@@ -133,7 +168,7 @@ export class MultiheadAttention extends Module {
     }
 
     const [wq, wk, wv] = this.projectionWeights();
-    const [bq, bk, bv] = this.in_proj_bias ? (this.in_proj_bias.chunk(3, 0) as [Tensor, Tensor, Tensor]) : [null, null, null];
+    const [bq, bk, bv] = this.projectionBiases();
     const heads = (t: Tensor, n: number) => t.view([B, n, H, D]).transpose(1, 2); // (B, H, n, D)
     const q = heads(linear(q0, wq, bq), L);
     const k = heads(linear(k0, wk, bk), S);
@@ -143,7 +178,7 @@ export class MultiheadAttention extends Module {
     // The weights are computed only when read (the fused kernel never forms them).
     const att = attention(q, k, v, { attnMask: mask, dropoutP: this.dropout, training: this.training });
     // (B, H, L, D) → (B, L, E)
-    let y = this.out_proj.forward(att.out.transpose(1, 2).reshape([B, L, E]));
+    let y = this.out_proj.forward(mergeHeads(att.out));
     y = !batched ? y.squeeze(0) : this.batchFirst ? y : y.transpose(0, 1);
     if (!needWeights) return [y, null];
     let w = averageAttnWeights ? att.weights.mean(1) : att.weights; // (B, L, S) or (B, H, L, S)

@@ -1,6 +1,8 @@
 /** LayerNorm. */
+import { DEVICE, callOptions, checkBool, checkNumber } from '../options.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
+import { ArgumentError } from '../errors.js';
 import { layerNorm } from '../ops/normalization.js';
 import { Module, pyRepr } from './module.js';
 import { Parameter } from './parameter.js';
@@ -18,6 +20,8 @@ export interface LayerNormOptions {
  * Normalises the last len(normalizedShape) dims to zero mean and unit (biased) variance, then
  * scales and shifts: y = (x − E[x]) / √(Var[x] + eps) · weight + bias.
  *
+ * Args: normalizedShape; eps (1e-5), elementwiseAffine (true), bias (true) — as options or
+ * positionally, as PyTorch's `LayerNorm(8, 1e-6)`: `new nn.LayerNorm(8, 1e-6)`.
  * Parameters: weight = 1, bias = 0, both of normalizedShape.
  * Shape: (…, *normalizedShape) → same.
  * Note: over a single feature pair (normalizedShape [2]) the output can only be ±(1, −1)
@@ -30,15 +34,26 @@ export class LayerNorm extends Module {
   readonly eps: number;
   readonly elementwiseAffine: boolean;
 
-  constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
+  constructor(normalizedShape: number | readonly number[], opts?: LayerNormOptions);
+  constructor(normalizedShape: number | readonly number[], eps: number, elementwiseAffine?: boolean, bias?: boolean, opts?: LayerNormOptions);
+  constructor(normalizedShape: number | readonly number[], ...rest: unknown[]) {
     super();
-    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
-    this.eps = opts.eps ?? 1e-5;
-    this.elementwiseAffine = opts.elementwiseAffine ?? true;
-    const dtype = opts.dtype ?? 'float32';
-    const affine = this.elementwiseAffine;
-    this.registerParameter('weight', affine ? new Parameter(Tensor.empty(this.normalizedShape, dtype)) : null);
-    this.registerParameter('bias', affine && (opts.bias ?? true) ? new Parameter(Tensor.empty(this.normalizedShape, dtype)) : null);
+    const where = 'nn.LayerNorm';
+    const { eps = 1e-5, elementwiseAffine = true, bias = true, dtype = 'float32' } = callOptions<LayerNormOptions>(
+      where, rest, ['eps', 'elementwiseAffine', 'bias'], ['eps', 'elementwiseAffine', 'bias', 'dtype'], { device: DEVICE },
+    );
+    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : Array.isArray(normalizedShape) ? normalizedShape.slice() : null;
+    if (!shape || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new ArgumentError(`${where}: normalizedShape must be a positive integer or an array of them, got ${JSON.stringify(normalizedShape)}`);
+    }
+    checkNumber(eps, 'eps', where, 0);
+    checkBool(elementwiseAffine, 'elementwiseAffine', where);
+    checkBool(bias, 'bias', where);
+    this.normalizedShape = shape;
+    this.eps = eps;
+    this.elementwiseAffine = elementwiseAffine;
+    this.registerParameter('weight', elementwiseAffine ? new Parameter(Tensor.empty(this.normalizedShape, dtype)) : null);
+    this.registerParameter('bias', elementwiseAffine && bias ? new Parameter(Tensor.empty(this.normalizedShape, dtype)) : null);
     this.resetParameters();
   }
 

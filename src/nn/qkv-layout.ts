@@ -106,6 +106,21 @@ export function perHeadWeights(w: Tensor, nHeads: number, layout: QKVLayout): [T
   return rows.map((t) => t.transpose(1, 2)) as [Tensor, Tensor, Tensor]; // (H, C, D)
 }
 
+/**
+ * The q, k and v parts of a packed weight (3·H·D, C) or packed bias (3·H·D) in `layout`, each
+ * (H·D, C) or (H·D) with rows head-major (what a separate projection's Linear holds). Views of
+ * the packed tensor for 'blocked' (rows [0, HD), [HD, 2HD), [2HD, 3HD)); copies that keep the
+ * graph for 'head-interleaved'.
+ */
+export function splitPacked(w: Tensor, nHeads: number, layout: QKVLayout): [Tensor, Tensor, Tensor] {
+  checkLayout(layout, 'splitPacked');
+  if (w.ndim !== 1 && w.ndim !== 2) throw new ShapeError(`splitPacked: expected a packed weight (3·H·D, C) or bias (3·H·D), got ${fmtShape(w.shape)}`);
+  const D = checkPacked(w.shape[0], nHeads, 'splitPacked', w.shape);
+  if (layout === 'blocked') return w.chunk(3, 0) as [Tensor, Tensor, Tensor];
+  const rest = w.shape.slice(1);
+  return [0, 1, 2].map((j) => w.view([nHeads, 3, D, ...rest]).select(1, j).reshape([nHeads * D, ...rest])) as [Tensor, Tensor, Tensor];
+}
+
 /** HF GPT-2 Conv1D weight [in, out] → Linear weight [out, in] (a contiguous copy). */
 export function fromConv1D(w: Tensor): Tensor {
   if (w.ndim !== 2) throw new ShapeError(`fromConv1D: expected a 2-D Conv1D weight [in, out], got ${fmtShape(w.shape)}`);

@@ -8,6 +8,7 @@ import { StateDictError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module, LoadResult as ModuleLoadResult } from './module.js';
 import { Parameter } from './parameter.js';
+import { checkOptions } from '../options.js';
 import { loadFile, saveFile } from '../io/files.js';
 import { TIES_METADATA_KEY, type LoadOptions } from '../io/safetensors.js';
 
@@ -38,7 +39,8 @@ export function saveModule(file: string, module: Module, metadata: Record<string
 export function loadModule(
   module: Module, file: string, opts: LoadOptions & { strict?: boolean } = {},
 ): ModuleLoadResult & { retied: string[]; metadata: Record<string, string> } {
-  const { tensors, metadata } = loadFile(file, opts);
+  const { strict = true, ...loadOpts } = checkOptions(opts, ['castFloats', 'strict'], 'loadModule');
+  const { tensors, metadata } = loadFile(file, loadOpts);
   const ties: Record<string, string> = metadata[TIES_METADATA_KEY] ? JSON.parse(metadata[TIES_METADATA_KEY]) : {};
   const retied: string[] = [];
   for (const [alias, target] of Object.entries(ties)) {
@@ -52,7 +54,7 @@ export function loadModule(
       retied.push(`${alias} → ${target}`);
     }
   }
-  const r = module.loadStateDict(tensors, { strict: opts.strict ?? true });
+  const r = module.loadStateDict(tensors, { strict });
   return { ...r, retied, metadata };
 }
 

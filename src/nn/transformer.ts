@@ -1,4 +1,5 @@
 /** TransformerEncoderLayer (post-LN or pre-LN) and TransformerEncoder, as torch.nn. */
+import { DEVICE, callOptions, checkBool, checkCount, checkNumber } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
@@ -24,6 +25,8 @@ export interface TransformerEncoderLayerOptions {
   dtype?: DType;
 }
 
+const FORWARD_KEYS = ['srcMask', 'srcKeyPaddingMask', 'isCausal'] as const;
+
 export interface EncoderForwardOptions {
   /** Attention mask (L, L) or (B·H, L, L): bool true = not allowed; float = added. */
   srcMask?: Tensor | null;
@@ -45,7 +48,9 @@ export interface EncoderForwardOptions {
  * becomes ±(1, −1)·weight + bias (problem 3 of DESIGN.md).
  *
  * Defaults as PyTorch: dimFeedforward 2048, dropout 0.1, relu, layerNormEps 1e-5, batchFirst
- * false, normFirst false, bias true.
+ * false, normFirst false, bias true — in an options object or positionally in PyTorch's order.
+ * forward takes { srcMask, srcKeyPaddingMask, isCausal } or the same positionally (PyTorch's
+ * `layer(src, mask, src_key_padding_mask)`).
  * Shape: src (L, B, E) [batchFirst: (B, L, E)] or (L, E) → same.
  */
 export class TransformerEncoderLayer extends Module {
@@ -60,12 +65,20 @@ export class TransformerEncoderLayer extends Module {
   readonly normFirst: boolean;
   readonly activation: (x: Tensor) => Tensor;
 
-  constructor(readonly dModel: number, readonly nhead: number, opts: TransformerEncoderLayerOptions = {}) {
+  constructor(dModel: number, nhead: number, opts?: TransformerEncoderLayerOptions);
+  constructor(dModel: number, nhead: number, dimFeedforward: number, dropout?: number, activation?: Activation, layerNormEps?: number, batchFirst?: boolean, normFirst?: boolean, bias?: boolean, opts?: TransformerEncoderLayerOptions);
+  constructor(readonly dModel: number, readonly nhead: number, ...rest: unknown[]) {
     super();
+    const where = 'nn.TransformerEncoderLayer';
+    const keys = ['dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'bias'];
     const {
       dimFeedforward = 2048, dropout = 0.1, activation = 'relu', layerNormEps = 1e-5,
       batchFirst = false, normFirst = false, bias = true, dtype = 'float32',
-    } = opts;
+    } = callOptions<TransformerEncoderLayerOptions>(where, rest, keys, [...keys, 'dtype'], { device: DEVICE });
+    checkCount(dimFeedforward, 'dimFeedforward', where);
+    checkNumber(dropout, 'dropout', where, 0, 1);
+    checkNumber(layerNormEps, 'layerNormEps', where, 0);
+    for (const [k, v] of [['batchFirst', batchFirst], ['normFirst', normFirst], ['bias', bias]] as const) checkBool(v, k, where);
     this.normFirst = normFirst;
     if (activation === 'relu') this.activation = (x) => x.relu();
     else if (activation === 'gelu') this.activation = (x) => x.gelu();
@@ -81,7 +94,10 @@ export class TransformerEncoderLayer extends Module {
     this.registerModule('dropout2', new Dropout(dropout));
   }
 
-  override forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
+  override forward(src: Tensor, opts?: EncoderForwardOptions): Tensor;
+  override forward(src: Tensor, srcMask: Tensor | null, srcKeyPaddingMask?: Tensor | null, isCausal?: boolean): Tensor;
+  override forward(src: Tensor, ...rest: unknown[]): Tensor {
+    const opts = callOptions<EncoderForwardOptions>('TransformerEncoderLayer.forward', rest, FORWARD_KEYS, FORWARD_KEYS);
     let x = src;
     if (this.normFirst) {
       x = x.add(this.saBlock(this.norm1.forward(x), opts));
@@ -107,21 +123,36 @@ export class TransformerEncoderLayer extends Module {
 
 /**
  * A stack of `numLayers` deep copies of `encoderLayer` (identical initial weights, as PyTorch's
- * deepcopy), and an optional final norm (none by default).
+ * deepcopy), and an optional final norm (none by default): `{ norm }` or positionally.
+ * PyTorch's enableNestedTensor and maskCheck (a speed path and an input check, with the same
+ * results) are accepted and change nothing.
  */
 export class TransformerEncoder extends Module {
   declare layers: ModuleList<TransformerEncoderLayer>;
   declare norm: Module | null;
 
-  constructor(encoderLayer: TransformerEncoderLayer, readonly numLayers: number, opts: { norm?: Module | null } = {}) {
+  constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts?: { norm?: Module | null });
+  constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, norm: Module | null, opts?: { enableNestedTensor?: boolean; maskCheck?: boolean });
+  constructor(encoderLayer: TransformerEncoderLayer, readonly numLayers: number, ...rest: unknown[]) {
     super();
+    const where = 'nn.TransformerEncoder';
+    const { norm = null } = callOptions<{ norm?: Module | null }>(where, rest, ['norm', 'enableNestedTensor', 'maskCheck'], ['norm'], {
+      enableNestedTensor: { torch: 'enable_nested_tensor', ok: (v) => v === undefined || typeof v === 'boolean' },
+      maskCheck: { torch: 'mask_check', ok: (v) => v === undefined || typeof v === 'boolean' },
+    });
+    if (!(encoderLayer instanceof Module)) throw new ArgumentError(`${where}: encoderLayer must be an nn.Module (a TransformerEncoderLayer), got ${typeof encoderLayer}`);
+    checkCount(numLayers, 'numLayers', where, false);
+    if (norm !== null && !(norm instanceof Module)) throw new ArgumentError(`${where}: norm must be an nn.Module or null`);
     this.registerModule('layers', new ModuleList(Array.from({ length: numLayers }, () => deepCopy(encoderLayer))));
-    this.registerModule('norm', opts.norm ?? null);
+    this.registerModule('norm', norm);
   }
 
-  override forward(src: Tensor, opts: EncoderForwardOptions = {}): Tensor {
+  override forward(src: Tensor, opts?: EncoderForwardOptions): Tensor;
+  override forward(src: Tensor, mask: Tensor | null, srcKeyPaddingMask?: Tensor | null, isCausal?: boolean): Tensor;
+  override forward(src: Tensor, ...rest: unknown[]): Tensor {
+    const opts = callOptions<EncoderForwardOptions>('TransformerEncoder.forward', rest, FORWARD_KEYS, FORWARD_KEYS);
     let x = src;
     for (const layer of this.layers) x = layer.forward(x, opts);
-    return this.norm ? (this.norm.forward as (t: Tensor) => Tensor)(x) : x;
+    return this.norm ? this.norm.forward(x) : x;
   }
 }

@@ -3,7 +3,8 @@
  * torch.optim.lr_scheduler: construction applies step 0, each `step()` advances one.
  */
 import { ArgumentError } from '../errors.js';
-import type { Optimizer } from './optimizer.js';
+import { checkOptions } from '../options.js';
+import { Optimizer } from './optimizer.js';
 
 type LrGroup = { lr: number; initialLr?: number };
 
@@ -14,6 +15,7 @@ export abstract class LRScheduler {
   private lastLr: number[] = [];
 
   constructor(readonly optimizer: Optimizer<{ lr: number }>) {
+    if (!(optimizer instanceof Optimizer)) throw new ArgumentError(`${new.target.name}: the first argument must be an optimizer, got ${JSON.stringify(optimizer) ?? typeof optimizer}`);
     const groups = optimizer.paramGroups as unknown as LrGroup[];
     for (const g of groups) g.initialLr ??= g.lr;
     this.baseLrs = groups.map((g) => g.initialLr!);
@@ -53,6 +55,7 @@ export abstract class LRScheduler {
 export class LambdaLR extends LRScheduler {
   constructor(optimizer: Optimizer<{ lr: number }>, readonly lrLambda: (step: number) => number) {
     super(optimizer);
+    if (typeof lrLambda !== 'function') throw new ArgumentError(`${this.constructor.name}: lrLambda must be a function (step) => factor, got ${JSON.stringify(lrLambda) ?? typeof lrLambda}`);
     this.step();
   }
 
@@ -70,8 +73,25 @@ export interface CosineWarmupOptions {
   minLrRatio?: number;
 }
 
+const COSINE_KEYS = ['warmupSteps', 'totalSteps', 'minLrRatio'] as const;
+
 /** nanoGPT's schedule as a factor of the base lr: linear warm-up, cosine decay, then the floor. */
 export function cosineWarmupFactor(step: number, o: CosineWarmupOptions): number {
+  return cosineFactor(step, checkCosine(o, 'cosineWarmupFactor'));
+}
+
+function checkCosine(o: CosineWarmupOptions, where: string): CosineWarmupOptions {
+  checkOptions(o, COSINE_KEYS, where);
+  if (!(typeof o?.warmupSteps === 'number' && o.warmupSteps >= 0) || !(typeof o.totalSteps === 'number' && o.totalSteps >= o.warmupSteps)) {
+    throw new ArgumentError(`${where}: need 0 ≤ warmupSteps ≤ totalSteps, got ${o?.warmupSteps} and ${o?.totalSteps}`);
+  }
+  if (o.minLrRatio !== undefined && !(typeof o.minLrRatio === 'number' && o.minLrRatio >= 0 && o.minLrRatio <= 1)) {
+    throw new ArgumentError(`${where}: minLrRatio must be in [0, 1], got ${JSON.stringify(o.minLrRatio)}`);
+  }
+  return o;
+}
+
+function cosineFactor(step: number, o: CosineWarmupOptions): number {
   const minRatio = o.minLrRatio ?? 0.1;
   if (step < o.warmupSteps) return (step + 1) / (o.warmupSteps + 1);
   if (step > o.totalSteps) return minRatio;
@@ -85,9 +105,7 @@ export function cosineWarmupFactor(step: number, o: CosineWarmupOptions): number
  */
 export class CosineWarmupLR extends LambdaLR {
   constructor(optimizer: Optimizer<{ lr: number }>, readonly opts: CosineWarmupOptions) {
-    if (!(opts.warmupSteps >= 0) || !(opts.totalSteps >= opts.warmupSteps)) {
-      throw new ArgumentError(`CosineWarmupLR: need 0 ≤ warmupSteps ≤ totalSteps, got ${opts.warmupSteps} and ${opts.totalSteps}`);
-    }
-    super(optimizer, (step) => cosineWarmupFactor(step, opts));
+    checkCosine(opts, 'CosineWarmupLR');
+    super(optimizer, (step) => cosineFactor(step, opts));
   }
 }

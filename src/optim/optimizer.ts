@@ -7,6 +7,7 @@ import { ArgumentError, StateDictError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import '../ops/tensor-methods.js'; // modules and optimizers use the complete Tensor class
+import { checkOptions } from '../options.js';
 
 export type ParamGroupInput<H> = { params: Iterable<Tensor> } & Partial<H>;
 export type ParamsInput<H> = Iterable<Tensor> | ParamGroupInput<H>[];
@@ -26,15 +27,32 @@ export abstract class Optimizer<H extends { lr: number }> {
   readonly state = new Map<Tensor, ParamState>();
 
   constructor(params: ParamsInput<H>, readonly defaults: H) {
+    if (params instanceof Tensor) throw new ArgumentError(`${new.target.name}: params must be an iterable of tensors or of groups, not one tensor (use [t])`);
+    if (params === null || typeof (params as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+      throw new ArgumentError(`${new.target.name}: params must be an iterable of tensors (model.parameters()) or of parameter groups, got ${JSON.stringify(params) ?? typeof params}`);
+    }
     const list = [...(params as Iterable<unknown>)];
     if (list.length === 0) throw new ArgumentError(`${this.constructor.name}: got an empty parameter list`);
     const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<H>] : (list as ParamGroupInput<H>[]);
     for (const g of groups) this.addParamGroup(g);
   }
 
-  /** Adds a group; hyperparameters it leaves out come from the defaults. */
+  /**
+   * Adds a group; hyperparameters it leaves out come from the defaults. A key that is not a
+   * hyperparameter of this optimizer (`weight_decay` for weightDecay, a typo) is an error.
+   */
   addParamGroup(group: ParamGroupInput<H>): void {
-    const params = [...new Set(group.params)];
+    if (group === null || typeof group !== 'object' || !('params' in group)) {
+      throw new ArgumentError(`${this.constructor.name}: a parameter group must be an object { params, …hyperparameters }, got ${JSON.stringify(group) ?? typeof group}`);
+    }
+    checkOptions(group, ['params', ...Object.keys(this.defaults)], `${this.constructor.name} parameter group`);
+    const { params: input, ...hyper } = group;
+    this.checkGroup(Object.fromEntries(Object.entries(hyper).filter(([, v]) => v !== undefined)) as Partial<H>);
+    if (input instanceof Tensor) throw new ArgumentError(`${this.constructor.name}: a group's params must be an iterable of tensors, not one tensor (use [t])`);
+    if (input === null || typeof (input as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+      throw new ArgumentError(`${this.constructor.name}: a group's params must be an iterable of tensors`);
+    }
+    const params = [...new Set(input)];
     for (const p of params) {
       if (!(p instanceof Tensor)) throw new ArgumentError(`${this.constructor.name}: parameters must be tensors`);
       if (!p.isLeaf) throw new ArgumentError(`${this.constructor.name}: can't optimize a non-leaf tensor (shape [${p.shape.join(',')}])`);
@@ -42,8 +60,12 @@ export abstract class Optimizer<H extends { lr: number }> {
         throw new ArgumentError(`${this.constructor.name}: some parameters appear in more than one parameter group`);
       }
     }
-    this.paramGroups.push({ ...this.defaults, ...group, params } as ParamGroup<H>);
+    const own = Object.fromEntries(Object.entries(hyper).filter(([, v]) => v !== undefined));
+    this.paramGroups.push({ ...this.defaults, ...own, params } as ParamGroup<H>);
   }
+
+  /** Checks a group's own hyperparameters (subclasses check their ranges). */
+  protected checkGroup(_group: Partial<H>): void {}
 
   /** Clears gradients: to null (default, PyTorch's set_to_none) or to zeros. */
   zeroGrad(setToNone = true): void {

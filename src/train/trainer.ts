@@ -68,7 +68,9 @@ export class Trainer {
   readonly evals: EvalRecord[] = [];
 
   constructor(readonly model: GPT, readonly data: TextData, opts: Partial<TrainOptions> = {}) {
-    this.opts = { ...DEFAULT_TRAIN_OPTIONS, ...checkOptions(opts, Object.keys(DEFAULT_TRAIN_OPTIONS), 'Trainer') };
+    checkOptions(opts, Object.keys(DEFAULT_TRAIN_OPTIONS), 'Trainer');
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    this.opts = { ...DEFAULT_TRAIN_OPTIONS, ...given };
     const o = this.opts;
     // Everything is checked before any work starts.
     for (const k of ['batchSize', 'steps', 'evalInterval', 'evalBatches'] as const) {

@@ -1,11 +1,11 @@
-/** The qkv side of the nn cases in scripts/make_fixtures.py (NN_CASES), name for name. */
+/** The qkv side of the nn cases in scripts/fixtures/nn.py (NN_CASES), name for name. */
 import { nn } from '../../src/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 
 const E = 8, H = 2;
 type Out = Tensor | (Tensor | null)[];
 type Case = { build: () => nn.Module; forward?: (m: nn.Module, ...x: Tensor[]) => Out };
-const call = (m: nn.Module, ...x: Tensor[]): Out => (m.forward as (...a: Tensor[]) => Out)(...x);
+const call = (m: nn.Module, ...x: Tensor[]): Out => m.forward(...x);
 const mha = (m: nn.Module) => m as nn.MultiheadAttention;
 
 export const NN_CASES: Record<string, Case> = {

@@ -63,3 +63,40 @@ test('packHeads inverts splitHeads; mergeHeads is head-major; bad widths are nam
   assertClose(nn.mergeHeads(z).view([2, 5, 4, 6]).transpose(1, 2), z, { rtol: 0, atol: 0 }, 'mergeHeads');
   assert.throws(() => nn.splitHeads(randn([2, 5, 70]), 4, 'blocked'), /packed width 70 \(shape \[2,5,70\]\) is not 3 × nHeads \(4\) × headDim/);
 });
+
+test('splitPacked: the q, k, v rows of a packed weight and bias, per layout, match HF\'s per-head q, k, v', () => {
+  for (const [prefix, w, b, layout] of [
+    ['gpt2', nn.fromConv1D(fx['gpt2.c_attn.weight']), fx['gpt2.c_attn.bias'], 'blocked'],
+    ['neox', fx['neox.query_key_value.weight'], fx['neox.query_key_value.bias'], 'head-interleaved'],
+  ] as const) {
+    const ws = nn.splitPacked(w, H, layout), bs = nn.splitPacked(b, H, layout);
+    (['q', 'k', 'v'] as const).forEach((role, j) => {
+      // A separate projection with these rows, viewed into heads, is HF's q / k / v.
+      const y = F.linear(fx.x, ws[j], bs[j]); // (B, T, H·D)
+      const [B, T, HD] = y.shape;
+      const heads = y.view([B, T, H, HD / H]).transpose(1, 2);
+      assertClose(heads, fx[`${prefix}.${role}`], { rtol: 1e-5, atol: 1e-6 }, `${prefix} ${role}`);
+    });
+  }
+  // Blocked parts are views of the packed tensor (writes go through); bad widths are refused.
+  const w = randn([12, 5]);
+  assert.equal(nn.splitPacked(w, 2, 'blocked')[1].storage, w.storage);
+  assert.throws(() => nn.splitPacked(randn([10, 5]), 2, 'blocked'), /splitPacked: packed width 10 .* is not 3 × nHeads \(2\)/);
+  assert.throws(() => nn.splitPacked(w, 2, 'interleaved' as nn.QKVLayout), /unknown QKV layout "interleaved"/);
+});
+
+test('MultiheadAttention splits in_proj_weight and in_proj_bias through the blocked layout: rows [0,E), [E,2E), [2E,3E)', () => {
+  manualSeed(3);
+  const mha = new nn.MultiheadAttention(8, 2);
+  nn.init.normal_(mha.in_proj_bias!);
+  const [wq, wk, wv] = mha.projectionWeights();
+  const [bq, , bv] = mha.projectionBiases();
+  assert.deepEqual(wk.toArray(), mha.in_proj_weight!.narrow(0, 8, 8).toArray());
+  assert.deepEqual(wv.toArray(), mha.in_proj_weight!.narrow(0, 16, 8).toArray());
+  assert.deepEqual(wq.toArray(), mha.in_proj_weight!.narrow(0, 0, 8).toArray());
+  assert.deepEqual(bq!.toArray(), mha.in_proj_bias!.narrow(0, 0, 8).toArray());
+  assert.deepEqual(bv!.toArray(), mha.in_proj_bias!.narrow(0, 16, 8).toArray());
+  assert.equal(wq.storage, mha.in_proj_weight!.storage);
+  const noBias = new nn.MultiheadAttention(8, 2, { bias: false });
+  assert.deepEqual(noBias.projectionBiases(), [null, null, null]);
+});

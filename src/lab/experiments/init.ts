@@ -13,7 +13,7 @@ import { Attention } from '../../nn/attention.js';
 import { mseLoss } from '../../ops/loss.js';
 import { Adam } from '../../optim/adam.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { meanRowEntropy, pct, r3, stdOf, type LabOptions } from '../common.js';
+import { meanRowEntropy, pct, r3, stdOf, type LabOptions, labOptions } from '../common.js';
 import type { ExperimentResult } from '../report.js';
 
 interface Variant {
@@ -32,7 +32,8 @@ const VARIANTS: Variant[] = [
   { key: 'separate-pytorch-nobias', label: 'ablation: no out bias only', storage: 'separate', randn: false, outBias: false },
 ];
 
-export function runInit(opts: LabOptions): ExperimentResult {
+export function runInit(options: Partial<LabOptions> = {}): ExperimentResult {
+  const opts = labOptions(options, 'runInit');
   const t0 = performance.now();
   const C = 64, H = 4, D = 16, T = 16, B = 32;
   const steps = opts.quick ? 150 : 800;

@@ -14,7 +14,7 @@ import { TransformerEncoderLayer } from '../../nn/transformer.js';
 import { Linear } from '../../nn/linear.js';
 import { mseLoss } from '../../ops/loss.js';
 import { Adam } from '../../optim/adam.js';
-import { plural, r3, type LabOptions } from '../common.js';
+import { plural, r3, type LabOptions, labOptions } from '../common.js';
 import type { ExperimentResult } from '../report.js';
 
 const DIMS = [2, 4, 8, 64];
@@ -43,7 +43,8 @@ function describe(y: Tensor): { distinct: number; tokens: number; maxDevFromUnit
   return { distinct: seen.size, tokens: a.length / d, maxDevFromUnit: dev };
 }
 
-export function runLayernorm(opts: LabOptions): ExperimentResult {
+export function runLayernorm(options: Partial<LabOptions> = {}): ExperimentResult {
+  const opts = labOptions(options, 'runLayernorm');
   const t0 = performance.now();
   const T = 12, B = 16;
   const steps = opts.quick ? 300 : 600;

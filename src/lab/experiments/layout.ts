@@ -18,7 +18,7 @@ import { GPT } from '../../models/gpt.js';
 import { loadBrownCorpus } from '../../data/brown.js';
 import { charDatasetFromDocuments, getBatch, type TextData } from '../../data/text-dataset.js';
 import { Trainer } from '../../train/trainer.js';
-import { r3, type LabOptions } from '../common.js';
+import { r3, type LabOptions, labOptions } from '../common.js';
 import type { ExperimentResult } from '../report.js';
 
 const maxAbs = (a: Tensor, b: Tensor): number => noGrad(() => a.sub(b).abs().max().item());
@@ -37,7 +37,8 @@ function evalLoss(model: GPT, data: TextData, batches: number, seed: number): nu
   });
 }
 
-export function runLayout(opts: LabOptions): ExperimentResult {
+export function runLayout(options: Partial<LabOptions> = {}): ExperimentResult {
+  const opts = labOptions(options, 'runLayout');
   const t0 = performance.now();
   // Part A: one packed projection, split both ways.
   manualSeed(opts.seed);

@@ -10,7 +10,7 @@ import { randn } from '../../tensor/creation.js';
 import { manualSeed } from '../../tensor/random.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { Attention } from '../../nn/attention.js';
-import { r3, timeMs, type LabOptions } from '../common.js';
+import { r3, timeMs, type LabOptions, labOptions } from '../common.js';
 import type { ExperimentResult } from '../report.js';
 
 interface Point { C: number; H: number; D: number; T: number }
@@ -26,7 +26,8 @@ export function qkCost(p: Point, B: number): { paramsFactored: number; paramsMer
   };
 }
 
-export function runMergedQk(opts: LabOptions): ExperimentResult {
+export function runMergedQk(options: Partial<LabOptions> = {}): ExperimentResult {
+  const opts = labOptions(options, 'runMergedQk');
   const t0 = performance.now();
   const B = 8;
   const grid: Point[] = opts.quick

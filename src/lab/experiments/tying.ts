@@ -17,7 +17,7 @@ import { GPT } from '../../models/gpt.js';
 import { loadBrownCorpus } from '../../data/brown.js';
 import { charDatasetFromDocuments, unigramCrossEntropy } from '../../data/text-dataset.js';
 import { Trainer } from '../../train/trainer.js';
-import { r3, stepsToReach, type LabOptions } from '../common.js';
+import { r3, stepsToReach, type LabOptions, labOptions } from '../common.js';
 import type { ExperimentResult } from '../report.js';
 
 function toy(tied: boolean, steps: number, seed: number): { steps: number[]; loss: number[]; params: number } {
@@ -43,7 +43,8 @@ function toy(tied: boolean, steps: number, seed: number): { steps: number[]; los
   return { ...curve, params: params.reduce((n, p) => n + p.numel(), 0) };
 }
 
-export function runTying(opts: LabOptions): ExperimentResult {
+export function runTying(options: Partial<LabOptions> = {}): ExperimentResult {
+  const opts = labOptions(options, 'runTying');
   const t0 = performance.now();
   // Part A: the toy.
   const toySteps = opts.quick ? 600 : 2000;
