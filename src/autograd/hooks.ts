@@ -4,19 +4,62 @@
  * runs before the gradient flows on to the ops that made the tensor; on a leaf, before the
  * gradient is accumulated into `.grad`.
  */
-import { AutogradError, fmtShape } from '../errors.js';
+import { ArgumentError, AutogradError, fmtShape } from '../errors.js';
+import { checkOptions } from '../options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { GradHook, Node } from './node.js';
 
 export type { GradHook };
 
-/** What registering returns: `remove()` unregisters the hook. */
-export interface RemovableHandle {
-  remove(): void;
+export interface HookOptions {
+  /** Run this hook before the ones already registered (PyTorch's prepend). Default false. */
+  prepend?: boolean;
+}
+
+let nextHookId = 0;
+
+/** What a hook registration returns: `remove()` detaches the hook (idempotent). */
+export class RemovableHandle {
+  /** A process-wide unique id (PyTorch's handle.id). */
+  readonly id: number;
+  private readonly detach: (id: number) => void;
+  private removed = false;
+
+  constructor(detach: (id: number) => void) {
+    this.id = nextHookId++;
+    this.detach = detach;
+  }
+
+  remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.detach(this.id);
+  }
+}
+
+/**
+ * An ordered set of hooks keyed by handle id, with PyTorch's prepend. Returns the handle whose
+ * remove() deletes the hook and then calls `onEmpty` if none is left.
+ */
+export function addHook<H>(hooks: Map<number, H>, hook: H, opts: HookOptions | undefined, where: string, onEmpty: () => void): RemovableHandle {
+  if (typeof hook !== 'function') throw new ArgumentError(`${where}: the hook must be a function, got ${hook === null ? 'null' : typeof hook}`);
+  const { prepend = false } = checkOptions(opts, ['prepend'], where);
+  const handle = new RemovableHandle((id) => {
+    hooks.delete(id);
+    onEmpty();
+  });
+  if (prepend) {
+    const rest = [...hooks];
+    hooks.clear();
+    hooks.set(handle.id, hook);
+    for (const [id, h] of rest) hooks.set(id, h);
+  } else {
+    hooks.set(handle.id, hook);
+  }
+  return handle;
 }
 
 const leafHooks = new WeakMap<Tensor, Map<number, GradHook>>();
-let nextId = 0;
 
 export function registerHook(t: Tensor, hook: GradHook): RemovableHandle {
   if (typeof hook !== 'function') throw new AutogradError('registerHook: the hook must be a function (grad) => grad | undefined');
@@ -29,9 +72,7 @@ export function registerHook(t: Tensor, hook: GradHook): RemovableHandle {
     hooks = leafHooks.get(t) ?? new Map();
     leafHooks.set(t, hooks);
   }
-  const id = nextId++;
-  hooks.set(id, hook);
-  return { remove: () => void hooks.delete(id) };
+  return addHook(hooks, hook, undefined, 'registerHook', () => {});
 }
 
 /** The leaf's hooks, if any. */

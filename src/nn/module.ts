@@ -27,9 +27,9 @@ import type { DType } from '../dtype.js';
 import { checkOptions } from '../options.js';
 import { Parameter } from './parameter.js';
 import '../ops/tensor-methods.js'; // modules and optimizers use the complete Tensor class
-import { addHook, type ForwardHook, type ForwardPreHook, type HookOptions, type RemovableHandle } from './hooks.js';
+import { addHook, runWithBackwardHooks, type ForwardHook, type ForwardPreHook, type FullBackwardHook, type HookOptions, type RemovableHandle } from './hooks.js';
 
-export type { ForwardHook, ForwardPreHook, HookOptions } from './hooks.js';
+export type { ForwardHook, ForwardPreHook, FullBackwardHook, HookOptions } from './hooks.js';
 export { RemovableHandle } from './hooks.js';
 
 export interface LoadResult {
@@ -138,7 +138,7 @@ export function wrapModule<M extends Module>(raw: M): M {
 }
 
 /** Names that registering would shadow: Module's own API and bookkeeping. */
-const RESERVED = new Set(['training', '_parameters', '_buffers', '_modules', '_nonPersistent', '_forwardHooks', '_forwardPreHooks', '_innerForward']);
+const RESERVED = new Set(['training', '_parameters', '_buffers', '_modules', '_nonPersistent', '_forwardHooks', '_forwardPreHooks', '_backwardHooks', '_innerForward']);
 
 export interface RegisterBufferOptions {
   /** Saved in stateDict(). Default true. */
@@ -154,6 +154,7 @@ export class Module {
   /** @internal */ readonly _modules = new Map<string, Module | null>();
   private readonly _forwardHooks = new Map<number, ForwardHook<Module>>();
   private readonly _forwardPreHooks = new Map<number, ForwardPreHook<Module>>();
+  private readonly _backwardHooks = new Map<number, FullBackwardHook<Module>>();
   /** An instance-level forward that was in place when hooks were installed (restored after). */
   private _innerForward: ((...args: unknown[]) => unknown) | null = null;
 
@@ -507,16 +508,30 @@ export class Module {
     return handle;
   }
 
-  /** Whether any forward or forward pre-hook is registered on this module. */
-  hasHooks(): boolean {
-    return this._forwardHooks.size > 0 || this._forwardPreHooks.size > 0;
+  /**
+   * Calls `hook(module, gradInput, gradOutput)` when backward computes the gradients w.r.t. this
+   * module's tensor inputs; returning an array (one entry per tensor input) replaces them
+   * (PyTorch's register_full_backward_hook). Returns a handle whose remove() detaches it.
+   *
+   * Example: `block.registerFullBackwardHook((_m, gIn) => gIn.map((g) => g && g.clamp(-1, 1)))`
+   */
+  registerFullBackwardHook(hook: FullBackwardHook<this>, opts?: HookOptions): RemovableHandle {
+    const handle = addHook(this._backwardHooks, hook as FullBackwardHook<Module>, opts, `${this.constructor.name}.registerFullBackwardHook`, () => this.uninstallHookedForward());
+    this.installHookedForward();
+    return handle;
   }
 
-  /** Removes every forward and forward pre-hook from this module and its descendants. */
+  /** Whether any forward, forward pre- or full backward hook is registered on this module. */
+  hasHooks(): boolean {
+    return this._forwardHooks.size > 0 || this._forwardPreHooks.size > 0 || this._backwardHooks.size > 0;
+  }
+
+  /** Removes every hook (forward, forward pre-, full backward) from this module and its descendants. */
   removeHooks(): void {
     for (const m of this.modules()) {
       m._forwardHooks.clear();
       m._forwardPreHooks.clear();
+      m._backwardHooks.clear();
       m.uninstallHookedForward();
     }
   }
@@ -543,12 +558,16 @@ export class Module {
       if (r !== undefined) args = Array.isArray(r) ? r : [r];
     }
     const inner = m._innerForward ?? (Object.getPrototypeOf(m) as { forward: (...a: unknown[]) => unknown }).forward;
-    let out = inner.apply(m, args);
-    for (const hook of m._forwardHooks.values()) {
-      const r = hook(m, args, out);
-      if (r !== undefined) out = r;
-    }
-    return out;
+    const forward = (a: unknown[]): unknown => {
+      let out = inner.apply(m, a);
+      for (const hook of m._forwardHooks.values()) {
+        const r = hook(m, a, out);
+        if (r !== undefined) out = r;
+      }
+      return out;
+    };
+    if (m._backwardHooks.size === 0) return forward(args);
+    return runWithBackwardHooks(m, m._backwardHooks, args, forward, `${m.constructor.name}.registerFullBackwardHook`);
   }
 
   /** The submodule at a dotted path ('' is this module). */

@@ -146,6 +146,12 @@ export abstract class Optimizer<H extends { lr: number }> {
         if (v instanceof Tensor && v.numel() === p.numel() && v.ndim > 0 && v.shape.join() !== p.shape.join()) {
           throw new StateDictError(`${this.constructor.name}.loadStateDict: state ${k} of parameter ${id} has shape [${v.shape.join(',')}], the parameter [${p.shape.join(',')}]`);
         }
+        // PyTorch ≥ 1.12 keeps `step` as a 0-d tensor; qkv's optimizers count it as a number.
+        if (k === 'step' && v instanceof Tensor) {
+          if (v.numel() !== 1) throw new StateDictError(`${this.constructor.name}.loadStateDict: step of parameter ${id} has shape [${v.shape.join(',')}], expected a number or a 0-d tensor`);
+          copy[k] = v.item();
+          continue;
+        }
         copy[k] = v instanceof Tensor ? noGrad(() => v.to(v.ndim > 0 ? p.dtype : v.dtype).clone()) : v;
       }
       newState.set(p, copy);

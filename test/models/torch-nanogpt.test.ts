@@ -46,9 +46,8 @@ test("nanoGPT's AdamW state loads into qkv's AdamW over the loaded model, and tr
   const ckpt = io.loadTorch<models.NanoGPTCheckpoint & { optimizer: optim.OptimizerStateDict }>(path.join(DIR, 'nanogpt-ckpt.pt'));
   const g = models.loadNanoGPT(ckpt);
   const opt = new optim.AdamW(g.weightDecayGroups(0.1), { lr: 1e-3, betas: [0.9, 0.95] });
-  // PyTorch ≥ 1.12 saves each parameter's `step` as a 0-d tensor; qkv's optimizers count it in a
-  // number, so it is converted here (qkv's loadStateDict does not convert it yet).
-  for (const s of Object.values(ckpt.optimizer.state)) if (s.step instanceof Tensor) s.step = s.step.item();
+  // PyTorch ≥ 1.12 saves each parameter's `step` as a 0-d tensor; loadStateDict reads it as the number qkv counts.
+  assert.ok(Object.values(ckpt.optimizer.state).every((s) => s.step instanceof Tensor && s.step.item() === 2));
   assert.deepEqual(ckpt.optimizer.param_groups.map((gr) => (gr.params as number[]).length), opt.paramGroups.map((gr) => gr.params.length));
   opt.loadStateDict(ckpt.optimizer);
   const before = g.wte.weight.clone();
@@ -57,6 +56,8 @@ test("nanoGPT's AdamW state loads into qkv's AdamW over the loaded model, and tr
   opt.step();
   const moved = g.wte.weight.sub(before).abs().max().item();
   assert.ok(moved > 0 && moved < 0.01, `one AdamW step moved wte by ${moved}`);
+  assert.ok(g.parameters().every((p) => p.isfinite().all()), 'no NaN after the step');
+  assert.equal((opt.stateDict().state[0] as { step: number }).step, 3);
 });
 
 test('loadNanoGPT: overrides, an untied checkpoint, and malformed checkpoints', () => {
