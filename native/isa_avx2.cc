@@ -13,7 +13,7 @@
 #pragma GCC target("avx2,fma")
 #define QKV_ISA_AVX2
 #define QKV_NS isa_avx2
-#include "kernels.inc"
+#include "kernels/table.inc"
 #pragma GCC reset_options
 
 const qkv::Kernels* qkv::kernels_avx2() { return &qkv::isa_avx2::TABLE; }

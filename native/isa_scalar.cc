@@ -8,6 +8,6 @@
 
 #define QKV_ISA_SCALAR
 #define QKV_NS isa_scalar
-#include "kernels.inc"
+#include "kernels/table.inc"
 
 const qkv::Kernels* qkv::kernels_scalar() { return &qkv::isa_scalar::TABLE; }

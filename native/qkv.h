@@ -1,5 +1,6 @@
 // The interface between the N-API glue (addon.cc), the thread pool (pool.cc) and the kernels,
-// which are compiled once per instruction set (isa_avx2.cc, isa_scalar.cc) from kernels.inc.
+// which are compiled once per instruction set (isa_avx2.cc, isa_scalar.cc) from the family files
+// in kernels/ (kernels/table.inc lists them).
 //
 // Everything here is plain C types and function pointers: no inline code and no templates,
 // so nothing compiled for AVX2 can be shared (through the linker's de-duplication of inline

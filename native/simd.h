@@ -1,6 +1,6 @@
 // The SIMD mapping layer: the only place that names an instruction set.
 //
-// Every kernel in kernels.inc is written against the small vocabulary below (a float vector
+// Every kernel in kernels/ is written against the small vocabulary below (a float vector
 // `vf` of W lanes, a mask `vm`, a double accumulator `vd`, and inline functions on them). A
 // translation unit selects one implementation by defining exactly one of
 //
