@@ -483,6 +483,22 @@ test('the addon rejects views that reach outside their array, naming the op and 
   });
 });
 
+test('the addon rejects operands whose shapes disagree (every view carries its shape), naming them', { skip }, () => {
+  withNative(configs[0], (nb) => {
+    assert.throws(() => nb.unary('neg', makeView([8], 'contiguous', () => 1), outView([4])), /unary: x has shape \[8\] but out has \[4\]/);
+    assert.throws(() => nb.binary('add', makeView([2, 3], 'contiguous', () => 1), makeView([3, 2], 'contiguous', () => 1), outView([2, 3])),
+      /binary: b has shape \[3, 2\] but out has \[2, 3\]/);
+    const a = makeView([3, 4], 'contiguous', () => 1);
+    assert.throws(() => nb.matmul(a, makeView([5, 5], 'contiguous', () => 1), outView([3, 5])), /matmul: b has shape \[5, 5\] but a and out need \[4, 5\]/);
+    assert.throws(() => nb.matmul(makeView([2, 3, 4], 'contiguous', () => 1), makeView([4, 5], 'contiguous', () => 1), outView([3, 5])),
+      /matmul: a must have 2 dims, got \[2, 3, 4\]/);
+    assert.throws(() => nb.softmax(makeView([2, 3], 'contiguous', () => 1), 2, false, outView([2, 3])), /softmax: dim 2 out of range for x of shape \[2, 3\]/);
+    assert.throws(() => nb.reduce('sum', makeView([2, 3], 'contiguous', () => 1), [2], outView([2, 3])), /reduce: reduced dims 4 \(a bit mask\) out of range for 2 dims/);
+    const q = makeView([2, 4, 8], 'contiguous', () => 0.1), k = makeView([2, 5, 7], 'contiguous', () => 0.1), v = makeView([2, 5, 8], 'contiguous', () => 0.1);
+    assert.throws(() => nb.attention(q, k, v, null, false, 1, outView([2, 4, 8]), outView([2, 4])), /attention: k has shape \[2, 5, 7\] but q needs \[2, 5, 8\]/);
+  });
+});
+
 test('the thread pool runs every task exactly once for its own job (200k small jobs)', { skip }, () => {
   withNative(configs.find((c) => c.threads === 2) ?? configs[0], () => {
     assert.equal(nativeAddon()!.poolSelfTest(200000), 0);
