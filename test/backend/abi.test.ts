@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABI, abiMismatch } from '../../src/backend/native/abi.js';
+import { ABI, abiMismatch, type AbiLayout } from '../../src/backend/native/abi.js';
 import { loadNativeAddon } from '../../src/backend/native/index.js';
 import { BINARY_OPS, UNARY_OPS } from '../../src/backend/backend.js';
 import { nativeAddon } from '../../src/backend/index.js';
@@ -37,16 +37,17 @@ test('native/abi.h and abi.ts list the same call-descriptor layout, entry for en
 });
 
 test('the layout is consistent: records end to end, scalars before the first record', () => {
-  assert.equal(ABI.viewStrides, ABI.viewShape + ABI.maxDims);
-  assert.equal(ABI.viewSize, ABI.viewStrides + ABI.maxDims);
-  assert.ok(ABI.viewNdim < ABI.viewShape && ABI.viewOffset < ABI.viewShape && ABI.viewNdim !== ABI.viewOffset);
-  assert.ok(ABI.viewBase >= ABI.argSlots);
-  assert.equal(ABI.metaLen, ABI.viewBase + ABI.maxViews * ABI.viewSize);
-  for (const [k, v] of Object.entries(ABI)) {
-    if (/^(arg|adam)[A-Z]/.test(k) && k !== 'argSlots') assert.ok(v >= 0 && v < ABI.argSlots, `${k} = ${v} is a scalar slot`);
+  const L: AbiLayout = ABI; // numbers, not the literal types of the constants
+  assert.equal(L.viewStrides, L.viewShape + L.maxDims);
+  assert.equal(L.viewSize, L.viewStrides + L.maxDims);
+  assert.ok(L.viewNdim < L.viewShape && L.viewOffset < L.viewShape && L.viewNdim !== L.viewOffset);
+  assert.ok(L.viewBase >= L.argSlots);
+  assert.equal(L.metaLen, L.viewBase + L.maxViews * L.viewSize);
+  for (const [k, v] of Object.entries(L)) {
+    if (/^(arg|adam)[A-Z]/.test(k) && k !== 'argSlots') assert.ok(v >= 0 && v < L.argSlots, `${k} = ${v} is a scalar slot`);
   }
   // attentionBackward, the widest call, passes 10 typed arrays.
-  assert.ok(ABI.maxViews >= 10);
+  assert.ok(L.maxViews >= 10);
 });
 
 test('the built addon exports the layout abi.ts writes', { skip: nativeAddon() ? false : 'addon not loaded' }, () => {
