@@ -128,3 +128,18 @@ test('the checkers can fail: a circle and the import forms are recognised', () =
   assert.ok(t.includes('tensor/tensor.ts') && t.includes('autograd/tensor-methods.ts'), `parsed ${t.join(', ')}`);
   assert.ok(layerOf('cli/main.ts') > layerOf('tensor/tensor.ts'));
 });
+
+test("the README's map (How the code is laid out) lists every folder of src/ and only those", () => {
+  const readme = fs.readFileSync(path.join(SRC, '..', 'README.md'), 'utf8');
+  const section = readme.split('## How the code is laid out')[1]?.split('\n## ')[0] ?? '';
+  const block = section.split('```')[1] ?? '';
+  const listed = [...block.matchAll(/^src\/([a-z-]+)\//gm)].map((m) => m[1]).sort();
+  const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  assert.deepEqual(listed, folders);
+  for (const top of [...block.matchAll(/^([a-z]+)\/ /gm)].map((m) => m[1])) {
+    assert.ok(fs.existsSync(path.join(SRC, '..', top)), `the map lists ${top}/, which does not exist`);
+  }
+  // And the map's order is the layer order (top of the map = highest layer).
+  const order = listed.length ? [...block.matchAll(/^src\/([a-z-]+)\//gm)].map((m) => layerOf(`${m[1]}/x.ts`)) : [];
+  assert.deepEqual(order, [...order].sort((a, b) => b - a), 'folders are listed from the top layer down');
+});
