@@ -12,6 +12,7 @@ export {
 } from './tensor/creation.js';
 export type { TensorOptions, RandomOptions } from './tensor/creation.js';
 export { manualSeed, getRngState, setRngState, Generator, defaultGenerator } from './tensor/random.js';
+export { tidy, keep, storagePoolStats } from './tensor/allocator.js';
 export type { RngState } from './tensor/random.js';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd/grad-mode.js';
 export { gradcheck } from './autograd/gradcheck.js';

@@ -14,7 +14,7 @@ import { AutogradError, fmtShape } from '../errors.js';
 import { promoteTypes, type DType } from '../dtype.js';
 import { backend } from '../backend/index.js';
 import { Tensor } from '../tensor/tensor.js';
-import { Arena } from '../tensor/allocator.js';
+import { Arena, keep } from '../tensor/allocator.js';
 import { noGrad } from './grad-mode.js';
 import { Node } from './node.js';
 import { hooksOfLeaf, runHooks } from './hooks.js';
@@ -55,7 +55,7 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
           g = runHooks(node.hooks, g, `the output of ${node.name}`);
         }
         if (node.retained) {
-          node.retained.grad = copyOf(g, g.dtype);
+          node.retained.grad = keep(copyOf(g, g.dtype));
           flow.escape(node.retained.grad);
         }
         const only = node.next.length === 1 ? node.next[0] : null;
@@ -84,7 +84,7 @@ export function runBackward(root: Tensor, grad: Tensor | null, opts: BackwardOpt
       }
       if (leaf.grad === null) {
         // A fresh, owned, contiguous buffer: later accumulation writes into it in place.
-        leaf.grad = g.dtype === leaf.dtype && flow.adoptable(g) ? g : copyOf(g, leaf.dtype);
+        leaf.grad = keep(g.dtype === leaf.dtype && flow.adoptable(g) ? g : copyOf(g, leaf.dtype));
         flow.escape(leaf.grad);
       } else {
         if (leaf.grad.shape.join() !== leaf.shape.join()) {

@@ -20,14 +20,14 @@ import { fileURLToPath } from 'node:url';
 import { ArgumentError } from '../errors.js';
 import { nativeStatus } from '../backend/index.js';
 import { WORKLOADS, WORKLOAD_TITLES, type WorkloadName } from './workloads.js';
-import type { GemmRun, Job, WorkloadRun } from './worker.js';
+import type { GemmRun, GenerateRun, Job, OverheadRun, WorkloadRun } from './worker.js';
 
 export { WORKLOADS, buildWorkload } from './workloads.js';
 export type { WorkloadName } from './workloads.js';
 
 export interface BenchOptions {
-  /** Which rows: 'w1', 'w2', 'w3', 'gemm'. Default all. */
-  only?: readonly (WorkloadName | 'gemm')[];
+  /** Which rows: 'w1' … 'w6', 'gemm'. Default all. */
+  only?: readonly BenchRowName[];
   /** Timed steps per workload (≥ 1; DESIGN.md asks for ≥ 20). Default 20. */
   steps?: number;
   /** Untimed warm-up steps. Default 5. */
@@ -65,6 +65,25 @@ export interface WorkloadRow {
   memRatio: number | null;
 }
 
+export type BenchRowName = WorkloadName | 'w4' | 'w6' | 'gemm';
+export const BENCH_ROWS: readonly BenchRowName[] = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'gemm'];
+
+/** W4, GPT-2-small generation: medians over repetitions. */
+export interface GenerationRow {
+  qkv: { totalMs: number; prefillMs: number; tokensPerSec: number; peakRssMB: number };
+  torch: { totalMs: number; prefillMs: number; tokensPerSec: number; peakRssMB: number } | null;
+  /** qkv / PyTorch prefill time; qkv / PyTorch tokens/s (> 1: qkv generates faster). */
+  prefillRatio: number | null;
+  tokensRatio: number | null;
+  memRatio: number | null;
+}
+
+/** W6, small-op overhead. */
+export interface OverheadRow {
+  qkv: { chainMs: number; linearUs: number; first50Us: number };
+  torch: { chainMs: number; linearUs: number; first50Us: number } | null;
+}
+
 export interface GemmRow {
   n: number;
   threads: number;
@@ -88,6 +107,8 @@ export interface BenchReport {
   steps: number;
   warmup: number;
   workloads: WorkloadRow[];
+  generation: GenerationRow | null;
+  overhead: OverheadRow | null;
   gemm: GemmRow[];
 }
 
@@ -130,6 +151,12 @@ interface TorchOut {
   loss?: number;
   gflops?: Record<string, number>;
   maxrss_kb: number;
+  total_ms?: number;
+  prefill_ms?: number;
+  tokens_per_sec?: number;
+  chain_ms?: number;
+  linear_us?: number;
+  first50_us?: number;
 }
 
 function runTorch(python: string, args: string[], blasThreads: number): Promise<TorchOut> {
@@ -169,11 +196,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
   const steps = opts.steps ?? 20, warmup = opts.warmup ?? 5;
   checkInt(steps, 'steps', 1);
   checkInt(warmup, 'warmup', 0);
-  const only = opts.only ?? [...WORKLOADS, 'gemm'];
+  const only = opts.only ?? BENCH_ROWS;
   for (const o of only) {
-    if (!(WORKLOADS as readonly string[]).includes(o) && o !== 'gemm') {
-      throw new ArgumentError(`bench: unknown row ${JSON.stringify(o)} (expected w1, w2, w3 or gemm)`);
-    }
+    if (!BENCH_ROWS.includes(o)) throw new ArgumentError(`bench: unknown row ${JSON.stringify(o)} (expected ${BENCH_ROWS.join(', ')})`);
   }
   const st = nativeStatus();
   const threads = opts.threads ?? st.threads;
@@ -204,6 +229,41 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
       ratio: torch ? qkv.medianMs / torch.medianMs : null,
       memRatio: torch ? qkv.peakRssMB / torch.peakRssMB : null,
     });
+  }
+
+  let generation: GenerationRow | null = null;
+  if (only.includes('w4')) {
+    const reps = Math.max(1, Math.min(steps, 3));
+    log('W4 GPT-2 small generation: qkv …');
+    const q = await runWorker<GenerateRun>({ kind: 'generate', reps, threads });
+    let t: GenerationRow['torch'] = null;
+    if (!torchSkipped) {
+      log('W4 GPT-2 small generation: PyTorch …');
+      const r = await runTorch(python, ['--workload', 'w4', '--reps', String(reps)], 2);
+      torchInfo = { version: r.torch, blas: r.blas };
+      t = { totalMs: r.total_ms!, prefillMs: r.prefill_ms!, tokensPerSec: r.tokens_per_sec!, peakRssMB: r.maxrss_kb / 1024 };
+    }
+    const qkv = { totalMs: q.totalMs, prefillMs: q.prefillMs, tokensPerSec: q.tokensPerSec, peakRssMB: q.maxRssKB / 1024 };
+    generation = {
+      qkv, torch: t,
+      prefillRatio: t ? qkv.prefillMs / t.prefillMs : null,
+      tokensRatio: t ? qkv.tokensPerSec / t.tokensPerSec : null,
+      memRatio: t ? qkv.peakRssMB / t.peakRssMB : null,
+    };
+  }
+
+  let overhead: OverheadRow | null = null;
+  if (only.includes('w6')) {
+    log('W6 small-op overhead: qkv …');
+    const q = await runWorker<OverheadRun>({ kind: 'overhead', threads });
+    let t: OverheadRow['torch'] = null;
+    if (!torchSkipped) {
+      log('W6 small-op overhead: PyTorch …');
+      const r = await runTorch(python, ['--workload', 'w6'], 2);
+      torchInfo = { version: r.torch, blas: r.blas };
+      t = { chainMs: r.chain_ms!, linearUs: r.linear_us!, first50Us: r.first50_us! };
+    }
+    overhead = { qkv: { chainMs: q.chainMs, linearUs: q.linearUs, first50Us: q.first50Us }, torch: t };
   }
 
   const gemm: GemmRow[] = [];
@@ -238,6 +298,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
     steps,
     warmup,
     workloads,
+    generation,
+    overhead,
     gemm,
   };
 }
@@ -259,6 +321,29 @@ export function formatBenchReport(r: BenchReport): string {
       fmt(w.qkv.peakRssMB, 0), fmt(w.torch?.peakRssMB ?? null, 0), fmt(w.memRatio, 2),
     ]);
     lines.push(...table(head, rows));
+  }
+  if (r.generation) {
+    const g = r.generation;
+    lines.push('');
+    const head = ['W4 GPT-2 small, 256-token prompt + 64 greedy tokens', 'qkv', 'torch', 'qkv/torch'];
+    lines.push(...table(head, [
+      ['whole call, ms', fmt(g.qkv.totalMs, 0), fmt(g.torch?.totalMs ?? null, 0), fmt(g.torch ? g.qkv.totalMs / g.torch.totalMs : null, 2)],
+      ['prefill, ms', fmt(g.qkv.prefillMs, 0), fmt(g.torch?.prefillMs ?? null, 0), fmt(g.prefillRatio, 2)],
+      ['tokens/s after the prefill', fmt(g.qkv.tokensPerSec), fmt(g.torch?.tokensPerSec ?? null), fmt(g.tokensRatio, 2)],
+      ['peak RSS, MB', fmt(g.qkv.peakRssMB, 0), fmt(g.torch?.peakRssMB ?? null, 0), fmt(g.memRatio, 2)],
+    ]));
+  }
+  if (r.overhead) {
+    const o = r.overhead;
+    const ratio = (a: number, b: number | undefined) => fmt(b === undefined ? null : a / b, 2);
+    lines.push('');
+    const head = ['W6 small-op overhead', 'qkv', 'torch', 'qkv/torch'];
+    lines.push(...table(head, [
+      ['(a) 200 elementwise ops on [64], fwd+bwd, ms', fmt(o.qkv.chainMs, 3), fmt(o.torch?.chainMs ?? null, 3), ratio(o.qkv.chainMs, o.torch?.chainMs)],
+      ['(b) Linear(64, 64) on [8, 64, 64], noGrad, µs', fmt(o.qkv.linearUs), fmt(o.torch?.linearUs ?? null), ratio(o.qkv.linearUs, o.torch?.linearUs)],
+      ['(c) its first 50 calls in a fresh process, µs', fmt(o.qkv.first50Us), fmt(o.torch?.first50Us ?? null), ratio(o.qkv.first50Us, o.torch?.first50Us)],
+      ['(c) / (b): warm-up cost', fmt(o.qkv.first50Us / o.qkv.linearUs, 1), fmt(o.torch ? o.torch.first50Us / o.torch.linearUs : null, 1), ''],
+    ]));
   }
   if (r.gemm.length) {
     lines.push('');

@@ -3,14 +3,40 @@
  * its own. Receives a job as JSON in argv[2], sends the result back over the IPC channel.
  */
 import { performance } from 'node:perf_hooks';
-import { buildWorkload, type WorkloadName } from './workloads.js';
+import { buildGeneration, buildWorkload, GENERATION, overheadCases, type WorkloadName } from './workloads.js';
 import { getNumThreads, nativeStatus, setNumThreads } from '../backend/index.js';
 import { rand } from '../tensor/creation.js';
 import { matmul } from '../ops/matmul.js';
 
 export type Job =
   | { kind: 'workload'; name: WorkloadName; steps: number; warmup: number; threads: number }
-  | { kind: 'gemm'; sizes: number[]; threads: number; minTimeMs: number };
+  | { kind: 'gemm'; sizes: number[]; threads: number; minTimeMs: number }
+  | { kind: 'generate'; reps: number; threads: number }
+  | { kind: 'overhead'; threads: number };
+
+/** W4: medians over `reps` runs. */
+export interface GenerateRun {
+  /** The whole generate() call (prompt + 64 tokens), ms. */
+  totalMs: number;
+  /** The prompt's forward with a fresh cache, ms. */
+  prefillMs: number;
+  /** Generated tokens per second after the prefill. */
+  tokensPerSec: number;
+  maxRssKB: number;
+  backend: string;
+  isa: string | null;
+  threads: number;
+}
+
+/** W6: (a) chain fwd+bwd ms, (b) Linear forward µs (steady), (c) mean µs of its first 50 calls. */
+export interface OverheadRun {
+  chainMs: number;
+  linearUs: number;
+  first50Us: number;
+  backend: string;
+  isa: string | null;
+  threads: number;
+}
 
 export interface WorkloadRun {
   timesMs: number[];
@@ -38,9 +64,54 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function runJob(job: Job): WorkloadRun | GemmRun {
+export function runJob(job: Job): WorkloadRun | GemmRun | GenerateRun | OverheadRun {
   setNumThreads(job.threads);
   const st = nativeStatus();
+  if (job.kind === 'overhead') {
+    const c = overheadCases();
+    // (c) first: nothing has run in this process yet.
+    const first: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      c.linear();
+      first.push(performance.now() - t0);
+    }
+    const lin: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t0 = performance.now();
+      c.linear();
+      if (i >= 200) lin.push(performance.now() - t0);
+    }
+    const chain: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t0 = performance.now();
+      c.chain();
+      if (i >= 50) chain.push(performance.now() - t0);
+    }
+    const mean = first.reduce((a, b) => a + b, 0) / first.length;
+    return { chainMs: median(chain), linearUs: median(lin) * 1000, first50Us: mean * 1000, backend: st.active, isa: st.isa, threads: getNumThreads() };
+  }
+  if (job.kind === 'generate') {
+    const g = buildGeneration();
+    g.generate(); // warm-up
+    const totals: number[] = [], prefills: number[] = [], rates: number[] = [];
+    for (let r = 0; r < job.reps; r++) {
+      let t0 = performance.now();
+      g.generate();
+      totals.push(performance.now() - t0);
+      t0 = performance.now();
+      const { cache, next } = g.prefill();
+      const t1 = performance.now();
+      prefills.push(t1 - t0);
+      let last = next;
+      for (let i = 1; i < GENERATION.tokens; i++) last = g.decode(cache, last);
+      rates.push((GENERATION.tokens - 1) / ((performance.now() - t1) / 1000));
+    }
+    return {
+      totalMs: median(totals), prefillMs: median(prefills), tokensPerSec: median(rates),
+      maxRssKB: process.resourceUsage().maxRSS, backend: st.active, isa: st.isa, threads: getNumThreads(),
+    };
+  }
   if (job.kind === 'gemm') {
     const gflops: Record<string, number> = {};
     for (const n of job.sizes) {

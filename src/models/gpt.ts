@@ -16,6 +16,7 @@
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/allocator.js';
 import { cat } from '../ops/shape.js';
 import { crossEntropy } from '../ops/loss.js';
 import { multinomial, topKFilter } from '../ops/sampling.js';
@@ -287,9 +288,9 @@ export class GPT extends Module {
     return { logits: this.lm_head.forward(opts.lastOnly ? x.slice(1, T - 1) : x), loss: null };
   }
 
-  /** An empty key/value cache, one entry per layer. */
+  /** An empty key/value cache, one entry per layer, holding up to blockSize positions in place. */
   createCache(): AttentionCache[] {
-    return Array.from({ length: this.config.nLayer }, () => ({ k: null, v: null }));
+    return Array.from({ length: this.config.nLayer }, () => ({ k: null, v: null, capacity: this.config.blockSize }));
   }
 
   /**
@@ -314,25 +315,24 @@ export class GPT extends Module {
       let seq = idx;
       let cache: AttentionCache[] | null = null;
       for (let step = 0; step < maxNewTokens; step++) {
-        const T = seq.shape[1];
-        let logits: Tensor;
-        if (useCache && cache && T <= bs) {
-          logits = this.forward(seq.slice(1, T - 1), null, { cache, lastOnly: true }).logits;
-        } else {
-          cache = useCache ? this.createCache() : null;
-          const context = T > bs ? seq.slice(1, T - bs) : seq;
-          logits = this.forward(context, null, { cache: cache ?? undefined, lastOnly: true }).logits;
-          if (T > bs) cache = null; // a cropped window: the next step recomputes (positions shift)
-        }
-        let last = logits.select(1, 0); // (B, V)
-        let next: Tensor;
-        if (temperature === 0) {
-          next = last.argmax(-1, true);
-        } else {
+        // Each step in a tidy() scope: its activations go back to the pool at once (the cache is kept).
+        const next = tidy(() => {
+          const T = seq.shape[1];
+          let logits: Tensor;
+          if (useCache && cache && T <= bs) {
+            logits = this.forward(seq.slice(1, T - 1), null, { cache, lastOnly: true }).logits;
+          } else {
+            cache = useCache ? this.createCache() : null;
+            const context = T > bs ? seq.slice(1, T - bs) : seq;
+            logits = this.forward(context, null, { cache: cache ?? undefined, lastOnly: true }).logits;
+            if (T > bs) cache = null; // a cropped window: the next step recomputes (positions shift)
+          }
+          let last = logits.select(1, 0); // (B, V)
+          if (temperature === 0) return last.argmax(-1, true);
           last = last.div(temperature);
           if (topK !== undefined) last = topKFilter(last, topK);
-          next = multinomial(last.softmax(-1), 1, false, generator);
-        }
+          return multinomial(last.softmax(-1), 1, false, generator);
+        });
         seq = cat([seq, next], 1);
       }
       return seq;

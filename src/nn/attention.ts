@@ -37,7 +37,8 @@
  *   noGrad(() => attn.head(3).W_Q.zero_());         // edits attn.to_qkv.weight in place
  */
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
-import { noGrad } from '../autograd/grad-mode.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { keep } from '../tensor/allocator.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType } from '../dtype.js';
 import { cat } from '../ops/shape.js';
@@ -93,12 +94,49 @@ export interface AttentionOptions {
   dtype?: DType;
 }
 
-/** Keys and values of earlier positions, grown by each forward that is given it. */
+/**
+ * Keys and values of earlier positions, grown by each forward that is given it. With a
+ * `capacity` (GPT.createCache sets the context length), the first forward allocates buffers of
+ * that many positions and later ones write into them in place — no copy of the past per step;
+ * `k` and `v` are then views of the filled part. Without one, each step concatenates.
+ */
 export interface AttentionCache {
   /** (B, H, S, D) — or (B, 1, S, C) for merged-qk, whose keys are the inputs themselves. */
   k: Tensor | null;
   /** (B, H, S, D). */
   v: Tensor | null;
+  /** Positions the cache can hold (preallocated); absent: grown by concatenation. */
+  capacity?: number;
+  /** The preallocated buffers (B, H, capacity, D), when `capacity` is set. */
+  buffers?: { k: Tensor; v: Tensor } | null;
+}
+
+/** Appends `k`, `v` (…, T, D) to the cache; returns the keys and values of every position so far. */
+function appendToCache(c: AttentionCache, k: Tensor, v: Tensor): [Tensor, Tensor] {
+  const past = c.k ? c.k.shape[c.k.ndim - 2] : 0;
+  const T = k.shape[k.ndim - 2];
+  if (c.capacity === undefined || (isGradEnabled() && (k.requiresGrad || v.requiresGrad))) {
+    // Grown by concatenation (and so differentiable through the past, when a graph is recorded).
+    const all: [Tensor, Tensor] = c.k ? [cat([c.k, k], -2), cat([c.v!, v], -2)] : [k, v];
+    [c.k, c.v] = [keep(all[0]), keep(all[1])];
+    c.buffers = null;
+    return all;
+  }
+  if (past + T > c.capacity) {
+    throw new ShapeError(`Attention: the cache holds ${c.capacity} positions; ${past} cached + ${T} new do not fit`);
+  }
+  if (!c.buffers || c.buffers.k.shape.join() !== [...k.shape.slice(0, -2), c.capacity, k.shape[k.ndim - 1]].join()) {
+    if (past > 0) throw new ShapeError(`Attention: keys of shape ${fmtShape(k.shape)} do not fit the cache's buffers`);
+    const buf = (t: Tensor) => keep(Tensor.empty([...t.shape.slice(0, -2), c.capacity!, t.shape[t.ndim - 1]], t.dtype));
+    c.buffers = { k: buf(k), v: buf(v) };
+  }
+  noGrad(() => {
+    c.buffers!.k.narrow(-2, past, T).copy_(k);
+    c.buffers!.v.narrow(-2, past, T).copy_(v);
+  });
+  c.k = c.buffers.k.narrow(-2, 0, past + T);
+  c.v = c.buffers.v.narrow(-2, 0, past + T);
+  return [c.k, c.v];
 }
 
 export interface AttentionForwardOptions {
@@ -273,15 +311,7 @@ export class Attention extends Module implements AttentionWeights {
       k = hooked(this.hook_k, k);
       v = hooked(this.hook_v, v);
     }
-    if (opts.cache) {
-      const c = opts.cache;
-      if (c.k) {
-        k = cat([c.k, k], -2);
-        v = cat([c.v!, v], -2);
-      }
-      c.k = k;
-      c.v = v;
-    }
+    if (opts.cache) [k, v] = appendToCache(opts.cache, k, v);
     const S = k.shape[k.ndim - 2];
     const qkBias = this.storage === 'merged-qk' ? this.mergedQK().qk_bias : null;
     if (qkBias) {

@@ -23,6 +23,7 @@
 import { ArgumentError, StateDictError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/allocator.js';
 import type { DType } from '../dtype.js';
 import { checkOptions } from '../options.js';
 import { Parameter } from './parameter.js';
@@ -198,6 +199,7 @@ export class Module {
     if (tensor !== null && !(tensor instanceof Tensor)) {
       throw new StateDictError(`${this.constructor.name}.registerBuffer: ${JSON.stringify(name)} must be a Tensor or null, got ${describe(tensor)}`);
     }
+    if (tensor !== null) keep(tensor); // buffers outlive every tidy() scope
     if (tensor instanceof Parameter) {
       throw new StateDictError(`${this.constructor.name}.registerBuffer: ${JSON.stringify(name)} is a Parameter; register it with registerParameter (or assign it), or pass a plain tensor (p.detach())`);
     }

@@ -6,6 +6,7 @@
 import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../options.js';
+import { keep } from '../tensor/allocator.js';
 
 export class Parameter extends Tensor {
   constructor(data: Tensor, requiresGrad: boolean | { requiresGrad?: boolean } = true) {
@@ -15,6 +16,7 @@ export class Parameter extends Tensor {
     const rg = typeof requiresGrad === 'boolean' ? requiresGrad : (checkOptions(requiresGrad, ['requiresGrad'], 'nn.Parameter').requiresGrad ?? true);
     if (typeof rg !== 'boolean') throw new ArgumentError(`nn.Parameter: requiresGrad must be true or false, got ${JSON.stringify(rg)}`);
     super(data.storage, data.dtype, data.shape.slice(), data.strides.slice(), data.offset);
+    keep(this); // parameters outlive every tidy() scope
     if (rg) this.requiresGrad_(true);
   }
 

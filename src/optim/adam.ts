@@ -4,6 +4,7 @@ import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamHyper } from '../backend/backend.js';
 import { adamUpdate } from '../ops/optim.js';
+import { keep } from '../tensor/allocator.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 
 export interface AdamOptions {
@@ -61,9 +62,9 @@ class AdamBase extends Optimizer<AdamGroupHyper> {
       if (s.step === undefined) {
         // PyTorch's names and layout, so the state dict reads like PyTorch's.
         s.step = 0;
-        s.exp_avg = p.zerosLike();
-        s.exp_avg_sq = p.zerosLike();
-        if (group.amsgrad) s.max_exp_avg_sq = p.zerosLike();
+        s.exp_avg = keep(p.zerosLike());
+        s.exp_avg_sq = keep(p.zerosLike());
+        if (group.amsgrad) s.max_exp_avg_sq = keep(p.zerosLike());
       }
       s.step = (s.step as number) + 1;
       const hp: AdamHyper = {

@@ -6,6 +6,7 @@
 import { ArgumentError, StateDictError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/allocator.js';
 import '../ops/tensor-methods.js'; // modules and optimizers use the complete Tensor class
 import { checkOptions } from '../options.js';
 
@@ -152,7 +153,7 @@ export abstract class Optimizer<H extends { lr: number }> {
           copy[k] = v.item();
           continue;
         }
-        copy[k] = v instanceof Tensor ? noGrad(() => v.to(v.ndim > 0 ? p.dtype : v.dtype).clone()) : v;
+        copy[k] = v instanceof Tensor ? keep(noGrad(() => v.to(v.ndim > 0 ? p.dtype : v.dtype).clone())) : v;
       }
       newState.set(p, copy);
     }

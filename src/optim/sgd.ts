@@ -2,6 +2,7 @@
 import { callOptions, onlyFalse } from '../options.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/allocator.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 
 export interface SGDOptions {
@@ -61,7 +62,7 @@ export class SGD extends Optimizer<SGDHyper> {
       if (momentum !== 0) {
         const s = this.stateOf(p);
         let buf = s.momentum_buffer as Tensor | undefined;
-        if (!buf) buf = s.momentum_buffer = d.clone();
+        if (!buf) buf = s.momentum_buffer = keep(d.clone());
         else buf.mul_(momentum).add_(d.mul(1 - dampening));
         d = nesterov ? d.add(buf.mul(momentum)) : buf;
       }

@@ -14,7 +14,7 @@ import { nextStorageSerial, type Storage } from './storage.js';
 /** Below this many elements a zeroed typed array is as cheap as an uninitialized one. */
 const UNINITIALIZED_MIN = 1024;
 /** Upper bound on the memory the pool holds; beyond it recycled arrays are left to the GC. */
-const POOL_MAX_BYTES = 64 * 2 ** 20;
+const POOL_MAX_BYTES = 512 * 2 ** 20;
 
 /** The most elements one typed array can hold (V8's limit). */
 export const MAX_ELEMENTS = 2 ** 32;
@@ -92,9 +92,10 @@ const RELEASED: Record<DType, TypedArray> = {
  */
 export function recycleStorage(storage: Storage, dtype: DType): void {
   const data = storage.data;
-  if (!storage.owned || data.length < UNINITIALIZED_MIN) return;
+  if (!storage.owned || storage.released) return;
   storage.data = RELEASED[dtype];
-  if (pooledBytes + data.byteLength > POOL_MAX_BYTES) return;
+  storage.released = true;
+  if (data.length < UNINITIALIZED_MIN || pooledBytes + data.byteLength > POOL_MAX_BYTES) return;
   let bySize = pool.get(dtype);
   if (!bySize) pool.set(dtype, (bySize = new Map()));
   let list = bySize.get(data.length);
@@ -102,6 +103,86 @@ export function recycleStorage(storage: Storage, dtype: DType): void {
   list.push(data);
   pooledBytes += data.byteLength;
   recycledCount++;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tidy(): a scope whose tensors are released when it ends
+
+interface Scope {
+  entries: { storage: Storage; dtype: DType }[];
+}
+const scopes: Scope[] = [];
+
+/** Registers a storage just allocated for a tensor with the innermost tidy() scope, if any. */
+export function trackStorage(storage: Storage, dtype: DType): void {
+  const scope = scopes[scopes.length - 1];
+  if (scope !== undefined) scope.entries.push({ storage, dtype });
+}
+
+/**
+ * Exempts a tensor (its storage, so every view of it too) from every tidy() scope, present and
+ * future; returns it (tf.keep).
+ */
+export function keep<T extends { storage: Storage }>(t: T): T {
+  t.storage.kept = true;
+  return t;
+}
+
+/** Storages reachable from a scope's result: tensors, and arrays / plain objects / Maps of them. */
+function collect(value: unknown, into: Set<Storage>, depth = 0): void {
+  if (value === null || typeof value !== 'object' || depth > 8) return;
+  const storage = (value as { storage?: unknown }).storage;
+  if (storage instanceof Object && 'serial' in storage && 'data' in storage) {
+    into.add(storage as Storage);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, into, depth + 1);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, into, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, into, depth + 1);
+}
+
+/**
+ * Runs `fn` and then releases the memory of every tensor allocated during it, except the
+ * tensors it returns (in an array or plain object too) and kept ones — TensorFlow.js's tidy.
+ * JavaScript frees memory only when V8's garbage collector finds it unreachable; a scope gives
+ * the memory back at once, to a pool the next allocation of the same size takes from, so a
+ * loop of steps each in a scope runs without growing the heap or waiting for the GC.
+ *
+ * Parameters, module buffers, `.grad`s, optimizer state and attention caches are kept
+ * automatically; keep anything else that must outlive the scope with `keep(t)`, or return it.
+ * Using a tensor after its scope released it is an error naming the scope, never stale data.
+ *
+ * Example: `for (…) tidy(() => { const loss = model.forward(x, y).loss!; loss.backward(); opt.step(); })`
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope: Scope = { entries: [] };
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    scopes.pop();
+    release(scope, new Set());
+    throw err;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    release(scope, new Set());
+    throw new TypeError('tidy: the function returned a Promise; a scope covers synchronous code only (tensors made after an await would escape it)');
+  }
+  const out = new Set<Storage>();
+  collect(result, out);
+  release(scope, out);
+  return result;
+}
+
+function release(scope: Scope, out: Set<Storage>): void {
+  const parent = scopes[scopes.length - 1];
+  for (const e of scope.entries) {
+    if (e.storage.kept) continue;
+    if (out.has(e.storage)) parent?.entries.push(e); // returned: an enclosing scope owns it now
+    else recycleStorage(e.storage, e.dtype);
+  }
 }
 
 /** What the pool holds now and how many arrays it has taken back and handed out again. */
@@ -126,7 +207,7 @@ export class Arena {
 
   /** Allocated in this arena's lifetime, owned, live and never handed out. */
   owns(s: Storage): boolean {
-    return s.owned && s.serial >= this.firstSerial && !this.escaped.has(s) && s.data.length > 0;
+    return s.owned && s.serial >= this.firstSerial && !this.escaped.has(s) && !s.released && s.data.length > 0;
   }
 
   /** One more user of `s`. */

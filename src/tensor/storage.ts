@@ -8,6 +8,10 @@ let nextSerial = 0;
  */
 export class Storage {
   version = 0;
+  /** Exempt from tidy() scopes (parameters, buffers, gradients, optimizer state, caches). */
+  kept = false;
+  /** Its memory was given back (allocator.ts recycleStorage); using it is an error. */
+  released = false;
   /** Creation order: an Arena (allocator.ts) recognises the storages made in its lifetime. */
   readonly serial = nextSerial++;
   /**

@@ -11,10 +11,10 @@
 import type { View } from '../backend/backend.js';
 import { backend } from '../backend/index.js';
 import { isFloating, type DType, type TypedArray } from '../dtype.js';
-import { ArgumentError, AutogradError, fmtShape } from '../errors.js';
+import { AllocationError, ArgumentError, AutogradError, fmtShape } from '../errors.js';
 import { contiguousStrides, isContiguousView, normDim, numel } from './shape.js';
 import { Storage } from './storage.js';
-import { allocateData } from './allocator.js';
+import { allocateData, trackStorage } from './allocator.js';
 import { formatTensor } from './format.js';
 
 /**
@@ -48,7 +48,9 @@ export class Tensor {
 
   /** A new contiguous tensor of zeros; `op` names the caller in a size error. */
   static empty(shape: readonly number[], dtype: DType = 'float32', op = 'empty'): Tensor {
-    return new Tensor(new Storage(allocateData(dtype, shape, op), true), dtype, shape.slice(), contiguousStrides(shape), 0);
+    const storage = new Storage(allocateData(dtype, shape, op), true);
+    trackStorage(storage, dtype);
+    return new Tensor(storage, dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
   /**
@@ -56,7 +58,9 @@ export class Tensor {
    * completely (skips zeroing the memory). Never hand one out before every element is written.
    */
   static uninitialized(shape: readonly number[], dtype: DType = 'float32', op = 'empty'): Tensor {
-    return new Tensor(new Storage(allocateData(dtype, shape, op, true), true), dtype, shape.slice(), contiguousStrides(shape), 0);
+    const storage = new Storage(allocateData(dtype, shape, op, true), true);
+    trackStorage(storage, dtype);
+    return new Tensor(storage, dtype, shape.slice(), contiguousStrides(shape), 0);
   }
 
   static zeros(shape: readonly number[], dtype: DType = 'float32', op = 'zeros'): Tensor {
@@ -102,7 +106,15 @@ export class Tensor {
 
   /** What a kernel receives: storage, dtype, shape, strides, offset. */
   view_(): View {
+    if (this.storage.released) this.released();
     return { data: this.storage.data, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  /** Throws the use-after-release error (see tidy in allocator.ts). */
+  private released(): never {
+    throw new AllocationError(
+      `a tensor of shape ${fmtShape(this.shape)} (${this.dtype}) is used after its memory was released at the end of a tidy() scope; return it from the scope, or keep(t) it, to use it afterwards`,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -166,6 +178,7 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
+    if (this.storage.released) this.released();
     if (this.numel() !== 1) {
       throw new ArgumentError(`item: a tensor with ${this.numel()} elements (shape ${fmtShape(this.shape)}) cannot be converted to a number`);
     }
