@@ -82,11 +82,16 @@ export function buildWorkload(name: WorkloadName): Workload {
     model,
     loss,
     step() {
-      opt.zeroGrad();
-      const l = loss();
-      l.backward();
-      opt.step();
-      return l.item();
+      // As qkv's Trainer runs a step: in a tidy() scope, so its activations are recycled at once
+      // (QKV_BENCH_NO_TIDY=1 leaves them to V8's garbage collector, for comparison).
+      const run = () => {
+        opt.zeroGrad();
+        const l = loss();
+        l.backward();
+        opt.step();
+        return l.item();
+      };
+      return process.env.QKV_BENCH_NO_TIDY === '1' ? run() : tidy(run);
     },
   };
 }

@@ -6,6 +6,7 @@
 import { ArgumentError, TrainingError } from '../errors.js';
 import { checkOptions } from '../options.js';
 import { noGrad } from '../autograd/grad-mode.js';
+import { tidy } from '../tensor/allocator.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
 import { GPT } from '../models/gpt.js';
 import { AdamW } from '../optim/adam.js';
@@ -114,16 +115,20 @@ export class Trainer {
     this.model.train();
     const { x, y } = getBatch(this.data.train, this.opts.batchSize, this.model.config.blockSize, this.batchGenerator);
     const lr = this.optimizer.paramGroups[0].lr;
-    this.optimizer.zeroGrad();
-    const { loss } = this.model.forward(x, y);
-    const value = loss!.item();
-    if (!Number.isFinite(value)) {
-      // Stop before the update: the weights (and any checkpoint) stay those of the last good step.
-      throw new TrainingError(`training diverged: the loss at step ${this.step} is ${value} (learning rate ${lr}); the weights are those after step ${this.step - 1}`);
-    }
-    loss!.backward();
-    if (this.opts.gradClip > 0) clipGradNorm_(this.model.parameters(), this.opts.gradClip);
-    this.optimizer.step();
+    // The step's activations and temporaries go back to the pool when it ends (tidy).
+    const value = tidy(() => {
+      this.optimizer.zeroGrad();
+      const { loss } = this.model.forward(x, y);
+      const v = loss!.item();
+      if (!Number.isFinite(v)) {
+        // Stop before the update: the weights (and any checkpoint) stay those of the last good step.
+        throw new TrainingError(`training diverged: the loss at step ${this.step} is ${v} (learning rate ${lr}); the weights are those after step ${this.step - 1}`);
+      }
+      loss!.backward();
+      if (this.opts.gradClip > 0) clipGradNorm_(this.model.parameters(), this.opts.gradClip);
+      this.optimizer.step();
+      return v;
+    });
     this.scheduler.step();
     const rec = { step: this.step, loss: value, lr, ms: performance.now() - t0 };
     this.step++;
@@ -144,7 +149,7 @@ export class Trainer {
       let s = 0;
       for (let i = 0; i < this.opts.evalBatches; i++) {
         const { x, y } = getBatch(split, this.opts.batchSize, this.model.config.blockSize, gen);
-        s += this.model.forward(x, y).loss!.item();
+        s += tidy(() => this.model.forward(x, y).loss!.item());
       }
       return s / this.opts.evalBatches;
     });
