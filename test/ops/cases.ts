@@ -1,5 +1,5 @@
 /**
- * The qkv side of every PyTorch parity case in scripts/make_fixtures.py, name for name.
+ * The qkv side of every PyTorch parity case in scripts/fixtures/ops.py, name for name.
  * Each function receives the fixture's inputs (float inputs as leaves requiring grad).
  */
 import { Tensor } from '../../src/tensor/tensor.js';

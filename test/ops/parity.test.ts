@@ -1,5 +1,5 @@
 /**
- * PyTorch parity: every case of scripts/make_fixtures.py, forward and gradients, on the
+ * PyTorch parity: every case of scripts/fixtures/ops.py, forward and gradients, on the
  * fixture's own inputs, on every available backend. Forward to rtol 1e-5, gradients to rtol
  * 1e-4 (float32).
  */
