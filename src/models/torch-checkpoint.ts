@@ -17,9 +17,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { loadTorch } from '../io/torch/files.js';
 import type { TorchLoadOptions } from '../io/torch/load.js';
 import { fromNanoGPT } from '../io/key-maps.js';
-import { findTies } from '../nn/serialization.js';
+import { findTies, retie } from '../nn/serialization.js';
 import type { Module, LoadResult } from '../nn/module.js';
-import { Parameter } from '../nn/parameter.js';
 import { GPT, type GPTConfig } from './gpt.js';
 
 /** nanoGPT's GPTConfig, as its checkpoints store it (`model_args`). */
@@ -149,29 +148,8 @@ export function loadTorchModule(
 ): LoadResult & { retied: string[] } {
   const { strict = true, ...torchOpts } = checkOptions(opts, ['strict', 'dicts', 'widen', 'castFloats', 'checkCrc'], 'models.loadTorchModule');
   const sd = checkStateDict(isSource(source) ? loadTorch(source, torchOpts) : source, 'models.loadTorchModule: the state dict');
-  const retied: string[] = [];
-  for (const [alias, target] of Object.entries(findTies(sd))) {
-    const a = locate(module, alias), t = locate(module, target);
-    if (!a || !t || a.param === t.param) continue; // missing keys are reported by loadStateDict
-    if (a.param.shape.join() !== t.param.shape.join()) {
-      throw new StateDictError(`models.loadTorchModule: the checkpoint ties ${alias} to ${target}, but the module's shapes differ (${fmtShape(a.param.shape)} vs ${fmtShape(t.param.shape)})`);
-    }
-    a.owner.registerParameter(a.name, t.param);
-    retied.push(`${alias} → ${target}`);
-  }
+  const retied = retie(module, findTies(sd), 'models.loadTorchModule: the checkpoint');
   const r = module.loadStateDict(sd, { strict });
   return { ...r, retied };
 }
 
-function locate(module: Module, key: string): { owner: Module; name: string; param: Parameter } | null {
-  const dot = key.lastIndexOf('.');
-  let owner: Module;
-  try {
-    owner = module.getSubmodule(dot < 0 ? '' : key.slice(0, dot));
-  } catch {
-    return null;
-  }
-  const name = key.slice(dot + 1);
-  const param = [...owner.namedParameters({ recurse: false })].find(([n]) => n === name)?.[1];
-  return param instanceof Parameter ? { owner, name, param } : null;
-}

@@ -4,7 +4,7 @@
  * `lm_head.weight`) are written once and declared in `__metadata__` (see TIES_METADATA_KEY);
  * loading into a module re-ties what the file declares tied.
  */
-import { StateDictError } from '../errors.js';
+import { StateDictError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module, LoadResult as ModuleLoadResult } from './module.js';
 import { Parameter } from './parameter.js';
@@ -42,20 +42,28 @@ export function loadModule(
   const { strict = true, ...loadOpts } = checkOptions(opts, ['castFloats', 'strict'], 'loadModule');
   const { tensors, metadata } = loadFile(file, loadOpts);
   const ties: Record<string, string> = metadata[TIES_METADATA_KEY] ? JSON.parse(metadata[TIES_METADATA_KEY]) : {};
+  const retied = retie(module, ties, `loadModule: ${file}`);
+  const r = module.loadStateDict(tensors, { strict });
+  return { ...r, retied, metadata };
+}
+
+/**
+ * Points each tied alias's Parameter at its target's (alias → target state-dict keys), where the
+ * module holds two separate Parameters of the same shape; returns the ties made ('alias → target').
+ * Keys the module lacks are left to loadStateDict to report. `where` names the caller and source.
+ */
+export function retie(module: Module, ties: Record<string, string>, where: string): string[] {
   const retied: string[] = [];
   for (const [alias, target] of Object.entries(ties)) {
     const a = locate(module, alias), t = locate(module, target);
-    if (!a || !t) continue; // reported as missing/unexpected by loadStateDict
-    if (a.param !== t.param) {
-      if (a.param.shape.join() !== t.param.shape.join()) {
-        throw new StateDictError(`loadModule: ${file} ties ${alias} to ${target}, but the module's shapes differ ([${a.param.shape}] vs [${t.param.shape}])`);
-      }
-      a.owner.registerParameter(a.name, t.param);
-      retied.push(`${alias} → ${target}`);
+    if (!a || !t || a.param === t.param) continue;
+    if (a.param.shape.join() !== t.param.shape.join()) {
+      throw new StateDictError(`${where} ties ${alias} to ${target}, but the module's shapes differ (${fmtShape(a.param.shape)} vs ${fmtShape(t.param.shape)})`);
     }
+    a.owner.registerParameter(a.name, t.param);
+    retied.push(`${alias} → ${target}`);
   }
-  const r = module.loadStateDict(tensors, { strict });
-  return { ...r, retied, metadata };
+  return retied;
 }
 
 function locate(module: Module, key: string): { owner: Module; name: string; param: Parameter } | null {

@@ -5,28 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
-import { loadFixture } from '../helpers/assert.js';
+import { gradcheckTests } from '../helpers/parity.js';
 import { CASES } from '../ops/cases.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 
-const { tensors, metadata } = loadFixture('ops.safetensors');
-const cases = JSON.parse(metadata.cases) as { name: string; inputs: number; grads: number[] }[];
-
 // By definition not the true derivative: PyTorch gives the padding row no gradient although the
 // forward reads it. Its rule is checked against PyTorch in parity.test.ts instead.
-const NOT_A_DERIVATIVE = new Set(['embedding_padding']);
-
-for (const c of cases.filter((k) => k.grads.length > 0 && !NOT_A_DERIVATIVE.has(k.name))) {
-  test(`gradcheck (float64): ${c.name}`, () => {
-    const inputs: Tensor[] = [];
-    for (let i = 0; i < c.inputs; i++) {
-      const x = tensors[`${c.name}.in${i}`];
-      inputs.push(x.isFloatingPoint() ? x.double().requiresGrad_(true) : x);
-    }
-    const r = gradcheck(CASES[c.name], inputs, { eps: 1e-6, atol: 1e-6, rtol: 1e-4 });
-    assert.ok(r.ok);
-  });
-}
+gradcheckTests('ops.safetensors', CASES, 'gradcheck', new Set(['embedding_padding']));
 
 test('gradcheck catches a wrong gradient rule', async () => {
   const { attach } = await import('../../src/autograd/node.js');
