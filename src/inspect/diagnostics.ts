@@ -8,7 +8,9 @@
  * - attention saturation on random tokens: pre-softmax logit std and normalised softmax entropy;
  * - LayerNorm over ≤ 2 features (the ±1 collapse of problem 3);
  * - packed-QKV layout: the model's declared layout against the one recorded with the weights;
- * - tying: a config that says tied with two separate parameters, or equal untied copies.
+ * - tying: a config that says tied with two separate parameters, or equal untied copies;
+ * - tied init: the scale of a weight shared by an Embedding and a Linear against each module's usual
+ *   init (which one survived the tie), flagged when it matches neither.
  */
 import { noGrad } from '../autograd/grad-mode.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -17,6 +19,7 @@ import { Generator } from '../tensor/random.js';
 import { nativeStatus } from '../backend/index.js';
 import { Module } from '../nn/module.js';
 import { Linear } from '../nn/linear.js';
+import { Embedding } from '../nn/embedding.js';
 import { LayerNorm } from '../nn/normalization.js';
 import { Attention } from '../nn/attention.js';
 import { GPT } from '../models/gpt.js';
@@ -194,10 +197,43 @@ export function checkTying(model: Module): Finding {
     : { check: 'tying', status: 'ok', message: 'wte and lm_head are untied, as configured' };
 }
 
+/**
+ * A weight shared by an Embedding and a Linear keeps the init of the module it was taken from
+ * (`nn.tie(target, source)`: the source's). Its std is compared with Embedding's N(0, 1), Linear's
+ * U(±1/√d) (std 1/√(3d)) and, for models.GPT, the N(0, 0.02) it re-draws; within 2× of one
+ * counts as a match. Matching none means something rescaled it after the tie — or training moved
+ * it, which a trained checkpoint is expected to show.
+ */
+export function checkTiedInit(model: Module): Finding {
+  const mods = [...model.namedModules()];
+  const embs = mods.filter((e): e is [string, Embedding] => e[1] instanceof Embedding);
+  const lins = mods.filter((e): e is [string, Linear] => e[1] instanceof Linear);
+  const rows: string[] = [];
+  let odd = 0;
+  for (const [en, e] of embs) {
+    for (const [ln, l] of lins) {
+      if (e.weight !== l.weight) continue;
+      const s = std(e.weight);
+      const refs: [string, number][] = [['Embedding\'s N(0, 1)', 1], [`Linear's U(±1/√${l.inFeatures})`, 1 / Math.sqrt(3 * l.inFeatures)]];
+      if (model instanceof GPT) refs.push(["the GPT init's N(0, 0.02)", 0.02]);
+      const match = refs.find(([, v]) => s >= v / 2 && s <= v * 2);
+      const pair = `${en || '(root)'}.weight ≡ ${ln || '(root)'}.weight`;
+      if (match) rows.push(`${pair}: std ${r(s)}, the scale of ${match[0]}`);
+      else {
+        odd++;
+        rows.push(`${pair}: std ${r(s)}, matching none of ${refs.map(([n, v]) => `${n} (std ${r(v)})`).join(', ')}`);
+      }
+    }
+  }
+  if (rows.length === 0) return { check: 'tied init', status: 'info', message: 'no weight is shared by an Embedding and a Linear' };
+  if (odd) return { check: 'tied init', status: 'warn', message: `${odd} tied weight(s) match neither module's usual init in scale: rescaled after the tie, or trained away from it (expected for a trained checkpoint). Which init survives a tie decides how a small model starts (tie(target, source) keeps the source's)`, details: rows };
+  return { check: 'tied init', status: 'ok', message: `${rows.length} tied weight(s) at a usual init scale (after training, the scale reflects training rather than the init)`, details: rows };
+}
+
 /** Every check, in the order `qkv doctor` prints them. */
 export function diagnose(model: Module, opts: DiagnoseOptions = {}): Finding[] {
   checkOptions(opts, ['metadata', 'seed'], 'diagnose');
-  return [checkBackend(), checkFinite(model), checkInitScale(model), checkAttention(model, opts.seed ?? 0), checkLayerNorms(model), checkLayout(model, opts.metadata), checkTying(model)];
+  return [checkBackend(), checkFinite(model), checkInitScale(model), checkAttention(model, opts.seed ?? 0), checkLayerNorms(model), checkLayout(model, opts.metadata), checkTying(model), checkTiedInit(model)];
 }
 
 /**

@@ -1,27 +1,7 @@
-/** Shared pieces of the lab experiments: options, timing, statistics. */
+/** Shared pieces of the lab experiments: timing and small statistics of tensors. */
 import type { Tensor } from '../tensor/tensor.js';
-import { ArgumentError } from '../errors.js';
-import { checkOptions } from '../options.js';
 
-export interface LabOptions {
-  /** Smaller and shorter runs (for tests and a first look). */
-  quick: boolean;
-  seed: number;
-  /** Progress lines ("init: variant 2/5, step 300"). */
-  log: (line: string) => void;
-}
-
-export const DEFAULT_LAB_OPTIONS: LabOptions = { quick: false, seed: 0, log: () => {} };
-
-/** An experiment runner's options, checked (unknown keys are errors) and completed with the defaults. */
-export function labOptions(opts: Partial<LabOptions> | undefined, where: string): LabOptions {
-  checkOptions(opts, ['quick', 'seed', 'log'], where);
-  const o: LabOptions = { ...DEFAULT_LAB_OPTIONS, ...Object.fromEntries(Object.entries(opts ?? {}).filter(([, v]) => v !== undefined)) };
-  if (typeof o.quick !== 'boolean') throw new ArgumentError(`${where}: quick must be true or false, got ${JSON.stringify(o.quick)}`);
-  if (!Number.isInteger(o.seed)) throw new ArgumentError(`${where}: seed must be an integer, got ${JSON.stringify(o.seed)}`);
-  if (typeof o.log !== 'function') throw new ArgumentError(`${where}: log must be a function (line) => void`);
-  return o;
-}
+export { DEFAULT_LAB_OPTIONS, type LabOptions } from './experiment.js';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -29,8 +9,8 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median wall time (ms) of `reps` runs of fn after `warmup` untimed runs. */
-export function timeMs(fn: () => void, reps: number, warmup = 2): number {
+/** Wall times (ms) of `reps` runs of fn after `warmup` untimed runs. */
+export function timesMs(fn: () => void, reps: number, warmup = 2): number[] {
   for (let i = 0; i < warmup; i++) fn();
   const t: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -38,7 +18,7 @@ export function timeMs(fn: () => void, reps: number, warmup = 2): number {
     fn();
     t.push(performance.now() - t0);
   }
-  return median(t);
+  return t;
 }
 
 /** Population standard deviation of all elements. */
@@ -68,9 +48,6 @@ export function stepsToReach(steps: number[], values: number[], threshold: numbe
   const i = values.findIndex((v) => v <= threshold);
   return i < 0 ? null : steps[i];
 }
-
-export const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
-export const r3 = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toPrecision(3) : x.toPrecision(3));
 
 /** "1 vector", "2 vectors". */
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;

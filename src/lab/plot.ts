@@ -10,6 +10,8 @@ export interface Series {
   x: number[];
   y: number[];
   dashed?: boolean;
+  /** A shaded band around the line (e.g. min and max over seeds), at the same x. */
+  band?: { lo: number[]; hi: number[] };
 }
 
 export interface LineChart {
@@ -28,7 +30,8 @@ export interface BarChart {
   title: string;
   yLabel: string;
   categories: string[];
-  series: { name: string; values: number[] }[];
+  /** `lo`/`hi`: an error bar per value (e.g. the range over seeds). */
+  series: { name: string; values: number[]; lo?: number[]; hi?: number[] }[];
   logY?: boolean;
 }
 
@@ -83,7 +86,8 @@ function legend(names: string[], dashed: boolean[] = []): string {
 }
 
 function lineSvg(c: LineChart): string {
-  const pts = c.series.flatMap((s) => s.x.map((x, i) => [x, s.y[i]] as const)).filter(([, y]) => Number.isFinite(y) && (!c.logY || y > 0));
+  const pts = c.series.flatMap((s) => s.x.flatMap((x, i) => [[x, s.y[i]] as const, ...(s.band ? [[x, s.band.lo[i]] as const, [x, s.band.hi[i]] as const] : [])]))
+    .filter(([, y]) => Number.isFinite(y) && (!c.logY || y > 0));
   const xs = pts.map(([x]) => x);
   const tr = (y: number) => (c.logY ? Math.log10(y) : y);
   const ys = [...pts.map(([, y]) => tr(y)), ...(c.hlines ?? []).map((h) => tr(h.y))];
@@ -113,8 +117,17 @@ function lineSvg(c: LineChart): string {
     parts.push(`<line x1="${M.left}" y1="${y}" x2="${W - M.right}" y2="${y}" stroke="#777" stroke-dasharray="3 3"/>`);
     parts.push(`<text x="${W - M.right - 4}" y="${y - 4}" text-anchor="end" font-size="11" fill="#555" ${FONT}>${esc(h.label)}</text>`);
   }
+  const ok = (y: number) => Number.isFinite(y) && (!c.logY || y > 0);
   c.series.forEach((s, i) => {
-    const p = s.x.map((x, k) => [x, s.y[k]] as const).filter(([, y]) => Number.isFinite(y) && (!c.logY || y > 0));
+    if (!s.band) return;
+    const idx = s.x.map((_, k) => k).filter((k) => ok(s.band!.lo[k]) && ok(s.band!.hi[k]));
+    if (idx.length < 2) return;
+    const upper = idx.map((k) => `${px(s.x[k]).toFixed(1)},${py(s.band!.hi[k]).toFixed(1)}`);
+    const lower = idx.slice().reverse().map((k) => `${px(s.x[k]).toFixed(1)},${py(s.band!.lo[k]).toFixed(1)}`);
+    parts.push(`<polygon points="${[...upper, ...lower].join(' ')}" fill="${PALETTE[i % PALETTE.length]}" fill-opacity="0.15" stroke="none"/>`);
+  });
+  c.series.forEach((s, i) => {
+    const p = s.x.map((x, k) => [x, s.y[k]] as const).filter(([, y]) => ok(y));
     if (p.length === 0) return;
     const d = p.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
@@ -125,7 +138,7 @@ function lineSvg(c: LineChart): string {
 
 function barSvg(c: BarChart): string {
   const tr = (v: number) => (c.logY ? Math.log10(v) : v);
-  const vals = c.series.flatMap((s) => s.values).filter((v) => Number.isFinite(v) && (!c.logY || v > 0)).map(tr);
+  const vals = c.series.flatMap((s) => [...s.values, ...(s.hi ?? []), ...(s.lo ?? [])]).filter((v) => Number.isFinite(v) && (!c.logY || v > 0)).map(tr);
   let y0 = c.logY ? Math.floor(Math.min(...vals)) : Math.min(0, ...vals), y1 = Math.max(...vals);
   if (!(y1 > y0)) y1 = y0 + 1;
   y1 += (y1 - y0) * 0.08;
@@ -145,6 +158,12 @@ function barSvg(c: BarChart): string {
       if (!Number.isFinite(v) || (c.logY && v <= 0)) return;
       const y = py(v), base = c.logY ? H - M.bottom : py(0);
       parts.push(`<rect x="${(gx + si * barW).toFixed(1)}" y="${Math.min(y, base).toFixed(1)}" width="${(barW * 0.92).toFixed(1)}" height="${Math.abs(base - y).toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"/>`);
+      const lo = s.lo?.[gi], hi = s.hi?.[gi];
+      if (lo !== undefined && hi !== undefined && Number.isFinite(lo) && Number.isFinite(hi) && (!c.logY || lo > 0)) {
+        const cx = (gx + si * barW + barW * 0.46).toFixed(1);
+        parts.push(`<line x1="${cx}" y1="${py(lo).toFixed(1)}" x2="${cx}" y2="${py(hi).toFixed(1)}" stroke="#222" stroke-width="1.5"/>`);
+        for (const v of [lo, hi]) parts.push(`<line x1="${(Number(cx) - 4).toFixed(1)}" y1="${py(v).toFixed(1)}" x2="${(Number(cx) + 4).toFixed(1)}" y2="${py(v).toFixed(1)}" stroke="#222" stroke-width="1.5"/>`);
+      }
     });
     const lx = (gx + groupW * 0.4).toFixed(1), ly = H - M.bottom + 16;
     // Many categories: slant the labels so they do not overlap.

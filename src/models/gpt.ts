@@ -229,7 +229,9 @@ export class GPT extends Module {
     this.registerModule('lm_head', new Linear(c.nEmbd, c.vocabSize, { bias: false }));
     this.registerModule('hook_embed', new HookPoint());
     this.registerModule('hook_pos_embed', new HookPoint());
-    if (c.tieWeights) tie(this.wte, this.lm_head);
+    // lm_head.weight = wte.weight (Hugging Face's direction; nanoGPT assigns the other way). The
+    // direction does not matter here: resetParameters() below draws the shared weight N(0, 0.02).
+    if (c.tieWeights) tie(this.lm_head, this.wte);
     this.resetParameters();
   }
 
