@@ -32,13 +32,15 @@ export interface GPTSettings {
   lr: number;
   warmupSteps: number;
   evalEvery: number;
+  /** W_QK's singular values are taken every this many steps (a multiple of evalEvery). */
+  rankEvery: number;
   evalBatches: number;
 }
 
 export function gptSettings(quick: boolean): GPTSettings {
   return quick
-    ? { documents: 60, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, batchSize: 16, steps: 60, lr: 3e-3, warmupSteps: 10, evalEvery: 20, evalBatches: 4 }
-    : { documents: 200, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, batchSize: 16, steps: 250, lr: 3e-3, warmupSteps: 20, evalEvery: 25, evalBatches: 8 };
+    ? { documents: 60, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, batchSize: 16, steps: 80, lr: 3e-3, warmupSteps: 10, evalEvery: 20, rankEvery: 40, evalBatches: 4 }
+    : { documents: 200, nLayer: 2, nHead: 4, nEmbd: 64, blockSize: 32, batchSize: 16, steps: 200, lr: 3e-3, warmupSteps: 20, evalEvery: 25, rankEvery: 50, evalBatches: 8 };
 }
 
 let cached: { documents: number; data: TextData; unigram: number } | null = null;
@@ -139,7 +141,8 @@ export interface GPTRunResult {
   steps: number[];
   val: number[];
   final: number;
-  /** Per evaluation: each head's (layer-major) effective rank of W_QK and energy beyond rank D. */
+  /** At step 0, every rankEvery steps and at the end: each head's (layer-major) effective rank of W_QK and energy beyond rank D. */
+  rankSteps: number[];
   effRank: number[][];
   tail: number[][];
   /** Wall ms per training step (informative only: units may share the CPU). */
@@ -161,13 +164,16 @@ export function runGPTArm(arm: GPTArm, seed: number, ctx: UnitContext): GPTRunRe
   const opt = new AdamW(model.weightDecayGroups(spec.weightDecay), { lr: s.lr, betas: [0.9, 0.95] });
   const sched = new CosineWarmupLR(opt, { warmupSteps: s.warmupSteps, totalSteps: s.steps, minLrRatio: 0.1 });
   const gen = new Generator(seed + 100);
-  const res: GPTRunResult = { arm, params: model.numParameters(), steps: [], val: [], final: NaN, effRank: [], tail: [], msPerStep: 0 };
+  const res: GPTRunResult = { arm, params: model.numParameters(), steps: [], val: [], final: NaN, rankSteps: [], effRank: [], tail: [], msPerStep: 0 };
   const record = (step: number) => {
     res.steps.push(step);
     res.val.push(valLoss(model, data, s.evalBatches, s.batchSize));
-    const sv = [...model.blocks].flatMap((b) => qkSingularValues(b.attn));
-    res.effRank.push(sv.map(effectiveRank));
-    res.tail.push(sv.map((x) => tailEnergy(x, D)));
+    if (step % s.rankEvery === 0 || step === s.steps) {
+      const sv = [...model.blocks].flatMap((b) => qkSingularValues(b.attn));
+      res.rankSteps.push(step);
+      res.effRank.push(sv.map(effectiveRank));
+      res.tail.push(sv.map((x) => tailEnergy(x, D)));
+    }
   };
   record(0);
   model.train();

@@ -62,10 +62,19 @@ function fmtTick(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
-function frame(title: string, xLabel: string, yLabel: string, body: string): string {
+/** Legend columns by label length (long labels get a row each); `extra`: height added below the frame. */
+function legendLayout(names: string[]): { cols: number; rows: number; extra: number } {
+  const longest = Math.max(0, ...names.map((n) => n.length));
+  const cols = Math.min(names.length, longest > 42 ? 1 : longest > 26 ? 2 : 3) || 1;
+  const rows = Math.ceil(names.length / cols);
+  return { cols, rows, extra: Math.max(0, (rows - 2) * 16) };
+}
+
+function frame(title: string, xLabel: string, yLabel: string, body: string, extra = 0): string {
+  const h = H + extra;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
-    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}">`,
+    `<rect width="${W}" height="${h}" fill="#ffffff"/>`,
     `<text x="${W / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${esc(title)}</text>`,
     body,
     `<text x="${(M.left + W - M.right) / 2}" y="${H - M.bottom + 40}" text-anchor="middle" font-size="13" ${FONT}>${esc(xLabel)}</text>`,
@@ -76,9 +85,10 @@ function frame(title: string, xLabel: string, yLabel: string, body: string): str
 
 function legend(names: string[], dashed: boolean[] = []): string {
   const y0 = H - M.bottom + 58;
-  const colW = Math.max(150, (W - M.left - M.right) / Math.min(names.length, 3));
+  const { cols } = legendLayout(names);
+  const colW = (W - M.left - M.right) / cols;
   return names.map((n, i) => {
-    const x = M.left + (i % 3) * colW, y = y0 + Math.floor(i / 3) * 16;
+    const x = M.left + (i % cols) * colW, y = y0 + Math.floor(i / cols) * 16;
     const c = PALETTE[i % PALETTE.length];
     return `<line x1="${x}" y1="${y - 4}" x2="${x + 22}" y2="${y - 4}" stroke="${c}" stroke-width="3"${dashed[i] ? ' stroke-dasharray="6 4"' : ''}/>` +
       `<text x="${x + 28}" y="${y}" font-size="12" ${FONT}>${esc(n)}</text>`;
@@ -133,7 +143,7 @@ function lineSvg(c: LineChart): string {
     parts.push(`<polyline points="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
   });
   parts.push(legend(c.series.map((s) => s.name), c.series.map((s) => !!s.dashed)));
-  return frame(c.title, c.xLabel, c.logY ? `${c.yLabel} (log scale)` : c.yLabel, parts.join('\n'));
+  return frame(c.title, c.xLabel, c.logY ? `${c.yLabel} (log scale)` : c.yLabel, parts.join('\n'), legendLayout(c.series.map((s) => s.name)).extra);
 }
 
 function barSvg(c: BarChart): string {
@@ -173,7 +183,7 @@ function barSvg(c: BarChart): string {
   });
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
   parts.push(legend(c.series.map((s) => s.name)));
-  return frame(c.title, '', c.logY ? `${c.yLabel} (log scale)` : c.yLabel, parts.join('\n'));
+  return frame(c.title, '', c.logY ? `${c.yLabel} (log scale)` : c.yLabel, parts.join('\n'), legendLayout(c.series.map((s) => s.name)).extra);
 }
 
 export function toSvg(c: Chart): string {

@@ -133,7 +133,7 @@ h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:2.2em;border-bottom:2px soli
 .meta{color:#666;font-size:.9em}.question{font-size:1.08em;font-style:italic}
 .asked{background:#fffaf0;border-left:4px solid #ff7f0e;padding:.4em 1em;margin:1em 0}
 .asked blockquote{font-size:1.1em;font-style:italic;margin:.5em 0 .5em .5em}
-.judgement{font-weight:bold}
+.judgement{background:#fffdf5;border-left:4px solid #ff7f0e;padding:.5em 1em}
 .verdict{background:#f3f8ff;border-left:4px solid #1f77b4;padding:.6em 1em;margin:1em 0}
 table{border-collapse:collapse;margin:1em 0;font-size:.88em}caption{text-align:left;font-weight:bold;margin-bottom:.3em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
@@ -204,7 +204,7 @@ export function writeReport(outDir: string, results: ExperimentResult[], meta: R
     html.push(`<section id="${r.name}"><h2>${esc(r.title)}</h2>`);
     html.push(`<div class="asked"><h3>The question as asked</h3><blockquote class="question">${esc(a.question)}</blockquote>${mdToHtml(a.source)}<p><strong>The common answer:</strong> ${esc(a.commonAnswer)}</p></div>`);
     html.push(`<h3>The original program</h3>${mdToHtml(a.program)}${a.printout ? mdToHtml(a.printout) : ''}${htmlTable(askedTable(r))}`);
-    html.push(`<p class="judgement">What the figures say of the common answer: ${esc(a.judgement)}</p>`);
+    html.push(`<div class="judgement">${mdToHtml(`**What the figures say of the common answer.** ${a.judgement}`)}</div>`);
     html.push(`<h3>Explanation and ablations</h3><p class="question">${esc(r.question)}</p>${mdToHtml(r.setup)}`);
     for (const t of r.tables) html.push(htmlTable(t));
     for (const { file } of r.charts) html.push(`<div class="plot">${svgs.get(file)!.replace(/^<svg /, '<svg role="img" ')}</div>`);
