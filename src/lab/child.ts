@@ -7,7 +7,7 @@
  * metadata array each call reads), so two JavaScript threads of one process calling it at once
  * would read each other's shapes.
  */
-import '../index.js'; // installs the Tensor methods and picks the backend, as the main process does
+import '../ops/tensor-methods.js'; // completes the Tensor class, as the main process's imports do
 import { UNITS } from './registry.js';
 
 interface Job { id: number; unit: string; seed: number; quick: boolean }

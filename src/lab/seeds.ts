@@ -70,6 +70,7 @@ export function num(x: number | null, digits = 3): string {
 export function fmtStat(xs: readonly SeedValue[], digits = 3, unit = ''): string {
   const s = stat(xs);
   if (s.n === 1) return `${num(s.median, digits)}${unit}`;
+  if (s.n > 1 && s.min === null) return 'never (every seed)';
   if (s.min !== null && num(s.min, digits) === num(s.max, digits)) return `${num(s.median, digits)}${unit} (every seed)`;
   return `${num(s.median, digits)}${unit} (${num(s.min, digits)}–${num(s.max, digits)})`;
 }
