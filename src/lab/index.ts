@@ -23,7 +23,7 @@ import { seedList } from './seeds.js';
 
 export type { ExperimentResult, LabOptions };
 export type { Claim, Outcome, SeedValue, Stat } from './seeds.js';
-export { claim, decide, stat } from './seeds.js';
+export { claim, decide, recheckClaims, stat } from './seeds.js';
 export { writeReport } from './report.js';
 export { EXPERIMENT_LIST } from './registry.js';
 

@@ -75,7 +75,8 @@ function frame(title: string, xLabel: string, yLabel: string, body: string, extr
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}">`,
     `<rect width="${W}" height="${h}" fill="#ffffff"/>`,
-    `<text x="${W / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold" ${FONT}>${esc(title)}</text>`,
+    // ~9.5 px per character at 16 px bold: shrink long titles to fit the width.
+    `<text x="${W / 2}" y="26" text-anchor="middle" font-size="${Math.max(10, Math.min(16, Math.floor((W - 20) / (0.6 * title.length))))}" font-weight="bold" ${FONT}>${esc(title)}</text>`,
     body,
     `<text x="${(M.left + W - M.right) / 2}" y="${H - M.bottom + 40}" text-anchor="middle" font-size="13" ${FONT}>${esc(xLabel)}</text>`,
     `<text transform="translate(18 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13" ${FONT}>${esc(yLabel)}</text>`,

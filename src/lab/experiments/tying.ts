@@ -199,7 +199,7 @@ export const tyingExperiment: Experiment = {
       return {
         file,
         chart: {
-          kind: 'line' as const, title: `Toy, ${v.label}: MSE (median, band over ${seedList.length} seeds)`, xLabel: 'step', yLabel: 'MSE', logY: true,
+          kind: 'line' as const, title: `Toy, ${v.key}: MSE (median, band over ${seedList.length} seeds)`, xLabel: 'step', yLabel: 'MSE', logY: true,
           series: [{ name: 'tied', x: xs, y: bt.median, band: { lo: bt.lo, hi: bt.hi } }, { name: 'untied', x: xs, y: bu.median, band: { lo: bu.lo, hi: bu.hi }, dashed: true }],
           hlines: [{ y: toyThreshold(v), label: `threshold ${toyThreshold(v)}` }],
         },
