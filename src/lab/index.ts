@@ -124,17 +124,27 @@ async function runOnWorkers(jobs: Job[], n: number, log: (line: string) => void)
 
 /**
  * Runs the chosen experiments over `seeds` seeds and writes the report (report.html, report.md,
- * plots/, results.json) to `out`.
+ * plots/, results.json) to `out`. Bad options throw at once (an ArgumentError); the run itself
+ * is asynchronous.
  */
-export async function runLab(opts: LabRunOptions = {}): Promise<LabRun> {
+export function runLab(opts: LabRunOptions = {}): Promise<LabRun> {
   const o = labOptions(opts, 'runLab', ['only', 'out', 'workers', 'onResult']);
+  if (opts.only !== undefined && (!Array.isArray(opts.only) || opts.only.some((n) => typeof n !== 'string'))) {
+    throw new ArgumentError(`runLab: only must be an array of experiment names (${EXPERIMENT_LIST.map((e) => e.name).join(', ')}), got ${JSON.stringify(opts.only)}`);
+  }
   const names = opts.only?.length ? opts.only : EXPERIMENT_LIST.map((e) => e.name);
   for (const n of names) {
     if (!EXPERIMENT_LIST.some((e) => e.name === n)) throw new ArgumentError(`runLab: unknown experiment ${JSON.stringify(n)}; choose from ${EXPERIMENT_LIST.map((e) => e.name).join(', ')}`);
   }
-  const nSeeds = o.seeds;
   const workers = opts.workers ?? (os.availableParallelism() >= 2 ? 2 : 0);
   if (!Number.isInteger(workers) || workers < 0) throw new ArgumentError(`runLab: workers must be a non-negative integer, got ${workers}`);
+  if (opts.out !== undefined && typeof opts.out !== 'string') throw new ArgumentError(`runLab: out must be a folder path, got ${JSON.stringify(opts.out)}`);
+  if (opts.onResult !== undefined && typeof opts.onResult !== 'function') throw new ArgumentError('runLab: onResult must be a function (result) => void');
+  return execute(o, names, workers, opts);
+}
+
+async function execute(o: LabOptions & { seeds: number }, names: string[], workers: number, opts: LabRunOptions): Promise<LabRun> {
+  const nSeeds = o.seeds;
   const seeds = seedList(o.seed, nSeeds);
   const exps = names.map(byName);
   const started = new Date();

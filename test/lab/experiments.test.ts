@@ -147,8 +147,9 @@ test('the report: five sections, each opening with the question as asked, then t
   assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
 });
 
-test('runLab refuses unknown experiments and bad seed counts', async () => {
-  await assert.rejects(runLab({ quick: true, only: ['nope'], out: dir }), /unknown experiment "nope"; choose from init, layout, layernorm, merged-qk, tying/);
-  await assert.rejects(runLab({ quick: true, seeds: 0, out: dir }), /seeds must be a positive integer, got 0/);
-  await assert.rejects(runLab({ quick: true, workers: -1, out: dir }), /workers must be a non-negative integer, got -1/);
+test('runLab refuses unknown experiments, bad seed and worker counts at once (before any work)', () => {
+  assert.throws(() => runLab({ quick: true, only: ['nope'], out: dir }), /runLab: unknown experiment "nope"; choose from init, layout, layernorm, merged-qk, tying/);
+  assert.throws(() => runLab({ quick: true, seeds: 0, out: dir }), /runLab: seeds must be a positive integer, got 0/);
+  assert.throws(() => runLab({ quick: true, workers: -1, out: dir }), /runLab: workers must be a non-negative integer, got -1/);
+  assert.throws(() => runLab({ quick: true, sedes: 3 } as never), /runLab: unknown option "sedes" \(did you mean seeds\?\)/);
 });
