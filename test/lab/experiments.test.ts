@@ -151,5 +151,5 @@ test('runLab refuses unknown experiments, bad seed and worker counts at once (be
   assert.throws(() => runLab({ quick: true, only: ['nope'], out: dir }), /runLab: unknown experiment "nope"; choose from init, layout, layernorm, merged-qk, tying/);
   assert.throws(() => runLab({ quick: true, seeds: 0, out: dir }), /runLab: seeds must be a positive integer, got 0/);
   assert.throws(() => runLab({ quick: true, workers: -1, out: dir }), /runLab: workers must be a non-negative integer, got -1/);
-  assert.throws(() => runLab({ quick: true, sedes: 3 } as never), /runLab: unknown option "sedes" \(did you mean seeds\?\)/);
+  assert.throws(() => runLab({ quick: true, seds: 3 } as never), /runLab: unknown option "seds" \(did you mean seeds\?\)/);
 });
