@@ -1,14 +1,6 @@
 /** Shared pieces of the lab experiments: timing and small statistics of tensors. */
 import type { Tensor } from '../tensor/tensor.js';
 
-export { DEFAULT_LAB_OPTIONS, type LabOptions } from './experiment.js';
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /** Wall times (ms) of `reps` runs of fn after `warmup` untimed runs. */
 export function timesMs(fn: () => void, reps: number, warmup = 2): number[] {
   for (let i = 0; i < warmup; i++) fn();
@@ -42,12 +34,3 @@ export function meanRowEntropy(p: Tensor): number {
   }
   return total / (a.length / n);
 }
-
-/** The first step at which a curve drops to ≤ threshold, or null. */
-export function stepsToReach(steps: number[], values: number[], threshold: number): number | null {
-  const i = values.findIndex((v) => v <= threshold);
-  return i < 0 ? null : steps[i];
-}
-
-/** "1 vector", "2 vectors". */
-export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
